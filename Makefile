@@ -1,0 +1,35 @@
+# One-command entry points. Every target creates the local virtualenv if it is missing.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The torch build to install first. Here a CPU build of 2.13.0 lies on disk; elsewhere,
+# override it (e.g. `make setup TORCH_SPEC='torch>=2.2,<3'`) or install torch yourself first.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: setup test test-slow lint format clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+setup: $(BIN)/.installed  ## create .venv and install the project with its test extras
+
+lint: setup  ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint  ## the default suite (lint, then pytest without the slow tests)
+	$(BIN)/python -m pytest -q
+
+test-slow: setup  ## only the tests marked slow
+	$(BIN)/python -m pytest -q -m slow
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,293 @@
+"""What every game shares: the state, the sign convention, and the generic rule machinery.
+
+A position is three small arrays (:class:`State`): the stones of the player to move as a
+bitboard, the stones of the player who just moved, and the number of stones on the board.
+Every field may carry any leading batch shape, so the same pure functions step one game
+(shape ``()``) or ten thousand (shape ``(B,)``) in one numpy call. Nothing here mutates its
+input.
+
+Sign convention (the only one in the project): **values and outcomes are from the point of
+view of the player to move.** A terminal position where the previous mover completed a line
+is worth -1 to the player now to move; a full board with no line is worth 0.
+
+Cells are numbered row by row from the top-left corner, ``cell = row * cols + col``, which is
+how boards are drawn, rendered and fed to networks. Each game maps cells to bits of its own
+bitboard layout through ``cell_bits``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+import numpy as np
+
+
+@dataclass(frozen=True)
+class State:
+    """A batch of positions (any leading shape, ``()`` for one game).
+
+    Attributes:
+        own: uint64[...] stones of the player to move.
+        opp: uint64[...] stones of the player who just moved.
+        ply: int32[...] number of stones on the board (0 at the start).
+
+    ``state[i]`` or ``state[mask]`` indexes the batch, as it would a numpy array.
+    """
+
+    own: np.ndarray
+    opp: np.ndarray
+    ply: np.ndarray
+
+    def __getitem__(self, index) -> State:
+        return State(self.own[index], self.opp[index], self.ply[index])
+
+    def __len__(self) -> int:
+        return len(self.own)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return np.shape(self.own)
+
+
+def stack_states(states: list[State]) -> State:
+    """Stack single positions (or batches) into one batch along a new leading axis."""
+    return State(
+        np.stack([s.own for s in states]),
+        np.stack([s.opp for s in states]),
+        np.stack([s.ply for s in states]),
+    )
+
+
+def concat_states(states: list[State]) -> State:
+    """Concatenate batches of positions along their leading axis."""
+    return State(
+        np.concatenate([s.own for s in states]),
+        np.concatenate([s.opp for s in states]),
+        np.concatenate([s.ply for s in states]),
+    )
+
+
+def select_states(mask: np.ndarray, if_true: State, if_false: State) -> State:
+    """Per game of a batch, ``if_true`` where ``mask`` (bool[...]) holds, else ``if_false``."""
+    return State(
+        np.where(mask, if_true.own, if_false.own),
+        np.where(mask, if_true.opp, if_false.opp),
+        np.where(mask, if_true.ply, if_false.ply),
+    )
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    """A board symmetry: where each cell goes, and where each action goes.
+
+    Attributes:
+        name: e.g. ``"identity"`` or ``"mirror"``.
+        cell_perm: int[cells]; the stone on cell ``i`` moves to cell ``cell_perm[i]``.
+        action_perm: int[actions]; action ``a`` becomes action ``action_perm[a]``.
+    """
+
+    name: str
+    cell_perm: np.ndarray
+    action_perm: np.ndarray
+
+
+class Game(ABC):
+    """A two-player, zero-sum, perfect-information board game with bitboard states.
+
+    Subclasses give the shape, the bit of each cell, and four rules (``_legal``, ``_apply``,
+    ``_has_line``, ``parse_move``); everything else (observations, terminal values,
+    symmetries, notation, rendering) is generic and lives here once.
+    """
+
+    name: str
+    rows: int
+    cols: int
+    num_actions: int
+    cell_bits: np.ndarray  # uint64[cells]: the bitboard bit of each cell
+    symmetries: tuple[Symmetry, ...]
+    stone_chars: tuple[str, str] = ("X", "O")  # first player, second player
+    #: Why a move on the board can't be played; ``{move}`` is its notation token.
+    occupied_message: str = "move {move} is not legal here"
+    #: Observation planes: own stones, opponent stones, and a plane of ones when the first
+    #: player is to move (in Connect Four who moved first decides which threats pay off).
+    num_planes: int = 3
+
+    # --- the rules each game supplies -------------------------------------------------
+
+    @abstractmethod
+    def _legal(self, own: np.ndarray, opp: np.ndarray) -> np.ndarray:
+        """bool[..., A]: actions playable on the board, ignoring whether the game is over."""
+
+    @abstractmethod
+    def _apply(self, own: np.ndarray, opp: np.ndarray, action: np.ndarray) -> np.ndarray:
+        """uint64[...]: the mover's stones ``own`` after playing ``action`` (assumed legal)."""
+
+    @abstractmethod
+    def _has_line(self, bits: np.ndarray) -> np.ndarray:
+        """bool[...]: whether the stones ``bits`` hold a winning line."""
+
+    @abstractmethod
+    def parse_move(self, token: str) -> int:
+        """The action named by one notation token (raises ``ValueError``)."""
+
+    @abstractmethod
+    def format_move(self, action: int) -> str:
+        """The notation token of one action."""
+
+    # --- generic rules ------------------------------------------------------------------
+
+    @property
+    def num_cells(self) -> int:
+        return self.rows * self.cols
+
+    @property
+    def obs_shape(self) -> tuple[int, int, int]:
+        return (self.num_planes, self.rows, self.cols)
+
+    def initial_state(self, batch: int | tuple[int, ...] = ()) -> State:
+        """The empty board, repeated over a batch shape (``()`` for one game)."""
+        shape = (batch,) if isinstance(batch, int) else tuple(batch)
+        zeros = np.zeros(shape, dtype=np.uint64)
+        return State(zeros, zeros.copy(), np.zeros(shape, dtype=np.int32))
+
+    def is_won(self, state: State) -> np.ndarray:
+        """bool[...]: the player who just moved has completed a line."""
+        return self._has_line(state.opp)
+
+    def is_terminal(self, state: State) -> np.ndarray:
+        """bool[...]: the game is over (a line, or a full board)."""
+        return self.is_won(state) | (state.ply >= self.num_cells)
+
+    def terminal_value(self, state: State) -> np.ndarray:
+        """float32[...]: the result for the player to move: -1 lost, 0 draw (or not over)."""
+        return np.where(self.is_won(state), -1.0, 0.0).astype(np.float32)
+
+    def legal_mask(self, state: State) -> np.ndarray:
+        """bool[..., A]: legal actions; all False once the game is over."""
+        legal = self._legal(state.own, state.opp)
+        return legal & ~self.is_terminal(state)[..., None]
+
+    def step(self, state: State, action: np.ndarray | int) -> State:
+        """The position after the player to move plays ``action`` (int[...], assumed legal).
+
+        Pure and unchecked, for the hot loops of search and self-play; use :meth:`play` to
+        validate a single move.
+        """
+        action = np.asarray(action, dtype=np.int64)
+        moved = self._apply(state.own, state.opp, action)
+        return State(state.opp, moved, state.ply + 1)
+
+    def play(self, state: State, action: int) -> State:
+        """Play one move in one game, raising ``ValueError`` if it is not legal."""
+        if self.is_terminal(state):
+            raise ValueError("the game is already over")
+        if not 0 <= action < self.num_actions:
+            raise ValueError(f"action {action} is outside 0..{self.num_actions - 1}")
+        if not self.legal_mask(state)[action]:
+            raise ValueError(self.occupied_message.format(move=self.format_move(action)))
+        return self.step(state, action)
+
+    def to_play(self, state: State) -> np.ndarray:
+        """int[...]: 0 when the first player is to move, 1 for the second."""
+        return state.ply % 2
+
+    def cells(self, bits: np.ndarray) -> np.ndarray:
+        """bool[..., rows, cols]: the cells set in a bitboard."""
+        filled = (np.asarray(bits)[..., None] & self.cell_bits) != 0
+        return filled.reshape(*np.shape(bits), self.rows, self.cols)
+
+    def board(self, state: State) -> np.ndarray:
+        """int8[..., rows, cols]: +1 first player's stones, -1 second's, 0 empty."""
+        first_to_move = (self.to_play(state) == 0)[..., None, None]
+        own, opp = self.cells(state.own), self.cells(state.opp)
+        sign = np.where(first_to_move, 1, -1).astype(np.int8)
+        return (own.astype(np.int8) - opp.astype(np.int8)) * sign
+
+    def observation(self, state: State) -> np.ndarray:
+        """float32[..., planes, rows, cols]: the position from the view of the player to move."""
+        own = self.cells(state.own)
+        opp = self.cells(state.opp)
+        first = np.broadcast_to((self.to_play(state) == 0)[..., None, None], own.shape)
+        return np.stack([own, opp, first], axis=-3).astype(np.float32)
+
+    # --- symmetries ----------------------------------------------------------------------
+
+    def transform_state(self, state: State, sym: Symmetry) -> State:
+        """The position with its stones moved by a symmetry."""
+        return State(
+            self._permute_bits(state.own, sym), self._permute_bits(state.opp, sym), state.ply
+        )
+
+    def _permute_bits(self, bits: np.ndarray, sym: Symmetry) -> np.ndarray:
+        filled = self.cells(bits).reshape(*np.shape(bits), self.num_cells)
+        moved = np.zeros_like(filled)
+        moved[..., sym.cell_perm] = filled
+        return np.bitwise_or.reduce(np.where(moved, self.cell_bits, np.uint64(0)), axis=-1)
+
+    def transform_obs(self, obs: np.ndarray, sym: Symmetry) -> np.ndarray:
+        """float32[..., planes, rows, cols] observations moved by a symmetry."""
+        flat = obs.reshape(*obs.shape[:-2], self.num_cells)
+        moved = np.empty_like(flat)
+        moved[..., sym.cell_perm] = flat
+        return moved.reshape(obs.shape)
+
+    def transform_policy(self, policy: np.ndarray, sym: Symmetry) -> np.ndarray:
+        """[..., A] per-action values (probabilities, masks) moved by a symmetry."""
+        moved = np.empty_like(policy)
+        moved[..., sym.action_perm] = policy
+        return moved
+
+    # --- notation and rendering ----------------------------------------------------------
+
+    def parse(self, notation: str) -> State:
+        """The position reached by a move string such as ``"4453"`` (see the game's notation)."""
+        state = self.initial_state()
+        for index, token in enumerate(self._tokens(notation)):
+            try:
+                action = self.parse_move(token)
+                state = self.play(state, action)
+            except ValueError as err:
+                raise ValueError(f"{notation!r}, move {index + 1} ({token!r}): {err}") from None
+        return state
+
+    def parse_actions(self, notation: str) -> list[int]:
+        """The actions of a move string, checked for legality in sequence."""
+        self.parse(notation)
+        return [self.parse_move(token) for token in self._tokens(notation)]
+
+    def notation(self, actions: list[int] | np.ndarray) -> str:
+        """The move string of a sequence of actions."""
+        return "".join(self.format_move(int(a)) for a in actions)
+
+    def _tokens(self, notation: str) -> list[str]:
+        return [ch for ch in notation.strip() if not ch.isspace()]
+
+    def render(self, state: State) -> str:
+        """An ASCII drawing of one position, with the numbers players type under the board."""
+        board = self.board(state).ravel()
+        glyph = [self._empty_glyph(cell) for cell in range(self.num_cells)]
+        for cell, v in enumerate(board):
+            if v:
+                glyph[cell] = self.stone_chars[0 if v > 0 else 1]
+        lines = [" ".join(glyph[r * self.cols : (r + 1) * self.cols]) for r in range(self.rows)]
+        return "\n".join(lines + self._render_footer())
+
+    def _empty_glyph(self, cell: int) -> str:
+        return "."
+
+    def _render_footer(self) -> list[str]:
+        return []
+
+    def __repr__(self) -> str:
+        return f"<Game {self.name}>"
+
+
+def permutation_from_grid(grid: np.ndarray) -> np.ndarray:
+    """int[cells]: the cell permutation of a transformed index grid.
+
+    ``grid`` is ``np.arange(cells).reshape(rows, cols)`` after a flip or rotation: the stone
+    that was on cell ``grid[r, c]`` now sits on cell ``r * cols + c``.
+    """
+    perm = np.empty(grid.size, dtype=np.int64)
+    perm[grid.ravel()] = np.arange(grid.size)
+    return perm
