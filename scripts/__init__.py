@@ -1,0 +1,1 @@
+"""Thin command-line entry points; each parses one argument dataclass and calls ``train/``."""

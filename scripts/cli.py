@@ -1,0 +1,76 @@
+"""Turn an argument dataclass into a command line, the way CleanRL scripts read.
+
+Each script declares one ``@dataclass Args`` whose fields carry their help text
+(``arg(default, "help")``); :func:`parse` builds ``--help`` from it, parses ``argv`` and
+returns the filled-in dataclass. Booleans become ``--flag/--no-flag``; ``Literal`` fields
+become choices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+T = TypeVar("T")
+
+
+def arg(default: Any, help: str, **kwargs: Any) -> Any:
+    """A dataclass field with a default and its ``--help`` text."""
+    return dataclasses.field(default=default, metadata={"help": help, **kwargs})
+
+
+def positional(help: str, nargs: str | None = None) -> Any:
+    """A required positional field (``nargs="+"`` for one or more)."""
+    factory = list if nargs in ("+", "*") else None
+    if factory:
+        return dataclasses.field(
+            default_factory=factory, metadata={"help": help, "positional": nargs}
+        )
+    return dataclasses.field(default=None, metadata={"help": help, "positional": "1"})
+
+
+def build_parser(cls: type, description: str | None = None) -> argparse.ArgumentParser:
+    """An argparse parser with one option per field of the dataclass ``cls``."""
+    parser = argparse.ArgumentParser(
+        description=description or (cls.__doc__ or "").strip(),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        meta = dict(field.metadata)
+        help_text = meta.pop("help", "")
+        kind = hints[field.name]
+        if "positional" in meta:
+            nargs = meta.pop("positional")
+            parser.add_argument(
+                field.name, help=help_text, nargs=None if nargs == "1" else nargs, **meta
+            )
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        options: dict[str, Any] = {"default": field.default, "help": help_text, **meta}
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options.update(_type_options(kind))
+        parser.add_argument(flag, dest=field.name, **options)
+    return parser
+
+
+def parse(cls: type[T], argv: list[str] | None = None, description: str | None = None) -> T:
+    """Parse ``argv`` (default: ``sys.argv[1:]``) into an instance of the dataclass ``cls``."""
+    namespace = build_parser(cls, description).parse_args(argv)
+    return cls(**vars(namespace))
+
+
+def _type_options(kind: Any) -> dict[str, Any]:
+    origin, args = get_origin(kind), get_args(kind)
+    if origin is Literal:
+        return {"choices": list(args), "type": type(args[0])}
+    if args and type(None) in args:  # Optional[X]: parse as X
+        inner = next(a for a in args if a is not type(None))
+        return {"type": inner, "metavar": getattr(inner, "__name__", "VALUE").upper()}
+    if origin in (list, tuple):
+        return {"type": args[0], "nargs": "+"}
+    return {"type": kind}

@@ -1,0 +1,1 @@
+"""Training: losses, expert data, imitation, batched search, self-play and evaluation."""
