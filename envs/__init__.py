@@ -5,6 +5,7 @@
 
 from envs.connect4 import CONNECT4, ConnectFour
 from envs.core import Game, State, Symmetry, concat_states, select_states, stack_states
+from envs.gym_env import register_envs
 from envs.tictactoe import TICTACTOE, TicTacToe
 
 GAMES: dict[str, Game] = {TICTACTOE.name: TICTACTOE, CONNECT4.name: CONNECT4}
@@ -18,6 +19,8 @@ def get_game(name: str) -> Game:
         raise ValueError(f"unknown game {name!r}; choose one of {sorted(GAMES)}") from None
 
 
+register_envs()
+
 __all__ = [
     "CONNECT4",
     "GAMES",
@@ -29,6 +32,7 @@ __all__ = [
     "TicTacToe",
     "concat_states",
     "get_game",
+    "register_envs",
     "select_states",
     "stack_states",
 ]
