@@ -1,0 +1,213 @@
+"""The policy-value network: one residual tower, two heads, built from its config alone.
+
+The shape follows AlphaGo Zero (Silver et al., 2017, "Mastering the game of Go without human
+knowledge", Methods, "Neural network architecture"), scaled down to small boards::
+
+    obs float32[B, planes, rows, cols]
+      -> conv 3x3 (channels) -> BatchNorm -> ReLU                      # stem
+      -> blocks x [conv 3x3 -> BN -> ReLU -> conv 3x3 -> BN, + skip, ReLU]
+      -> policy head: conv 1x1 (2 planes) -> BN -> ReLU -> linear     -> logits[B, A]
+      -> value head:  conv 1x1 (1 plane)  -> BN -> ReLU -> linear (value_hidden) -> ReLU
+                                                         -> linear -> tanh -> value[B]
+
+BatchNorm, as in AlphaGo Zero: it lets a deep-ish tower train with a plain learning rate, and
+in eval mode it is just a fixed per-channel scale and shift.
+Always evaluate in eval mode (``predict`` sees to that); in train mode BN would use the
+statistics of whatever batch the search happened to send.
+
+The same network serves both games; only the sizes in :func:`default_config` differ.
+The value is from the view of the player to move, like every value in the project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from envs import get_game
+
+#: What illegal moves' logits are set to. Large enough that softmax gives them exactly 0 in
+#: float32, small enough that log-softmax and a cross-entropy with a zero target stay finite
+#: (``0 * -1e9 == 0``, whereas ``0 * -inf`` is NaN).
+ILLEGAL_LOGIT = -1e9
+
+# Head widths from AlphaGo Zero: 2 planes for the policy, 1 for the value.
+_POLICY_PLANES = 2
+_VALUE_PLANES = 1
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Everything needed to build a :class:`PolicyValueNet`; stored in every checkpoint.
+
+    Attributes:
+        game: the game's name ("tictactoe" or "connect4"); gives input and output shapes.
+        blocks: residual blocks in the tower (0 = the stem alone).
+        channels: feature planes in the tower.
+        value_hidden: width of the value head's hidden layer.
+    """
+
+    game: str
+    blocks: int
+    channels: int
+    value_hidden: int
+
+    def __post_init__(self) -> None:
+        get_game(self.game)  # raises ValueError for an unknown game
+        if self.blocks < 0 or self.channels < 1 or self.value_hidden < 1:
+            raise ValueError(f"invalid network size in {self}")
+
+    def to_dict(self) -> dict[str, str | int]:
+        """The config as plain data (what a checkpoint stores)."""
+        return asdict(self)
+
+
+# Sizes chosen with `python -m scripts.benchmark_net` (multiply-accumulates per position are
+# exact; throughputs were taken on a busy 2-core machine, 1 thread, best of 6 rounds, so read
+# them as a ranking):
+#   connect4   blocks x channels  MMAC/pos  pos/s @1  pos/s @256
+#              3 x 32                 2.4       540       3,000
+#              4 x 64 (default)      12.5       480       1,650
+#              5 x 96                35.0        90         280
+# 4 x 64 is a usual small AlphaZero tower for Connect Four: its receptive field (19 x 19 cells)
+# spans the whole board, and even under load it scores over a thousand positions per second
+# per core in batches, enough for batched self-play on 2 cores; 5 x 96 costs 3x more per
+# position for capacity imitation and self-play on a CPU budget can't fill.
+# Tic-tac-toe needs almost nothing: 1 x 32 costs 0.2 MMAC per position.
+_DEFAULTS: dict[str, NetConfig] = {
+    "connect4": NetConfig("connect4", blocks=4, channels=64, value_hidden=64),
+    "tictactoe": NetConfig("tictactoe", blocks=1, channels=32, value_hidden=32),
+}
+
+
+def default_config(game: str) -> NetConfig:
+    """The default network size for ``game`` (raises ``ValueError`` for an unknown game)."""
+    get_game(game)
+    return _DEFAULTS[game]
+
+
+class _ResidualBlock(nn.Module):
+    """Two 3x3 convolutions with BatchNorm and a skip connection (He et al., 2016)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(x + y)
+
+
+def _conv_bn(in_planes: int, out_planes: int, kernel: int) -> nn.Sequential:
+    # No conv bias: the BatchNorm right after it has its own.
+    return nn.Sequential(
+        nn.Conv2d(in_planes, out_planes, kernel, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(out_planes),
+        nn.ReLU(),
+    )
+
+
+class PolicyValueNet(nn.Module):
+    """Policy logits and a value for a batch of observations.
+
+    Built from ``config`` alone (the game's shapes come from ``envs.get_game``), so a
+    checkpoint that stores the config can rebuild the network with nothing else.
+    """
+
+    def __init__(self, config: NetConfig) -> None:
+        super().__init__()
+        self.config = config
+        game = get_game(config.game)
+        planes, rows, cols = game.obs_shape
+        cells = rows * cols
+        self.obs_shape = game.obs_shape
+        self.num_actions = game.num_actions
+
+        self.stem = _conv_bn(planes, config.channels, 3)
+        self.tower = nn.Sequential(*(_ResidualBlock(config.channels) for _ in range(config.blocks)))
+        self.policy_head = nn.Sequential(
+            _conv_bn(config.channels, _POLICY_PLANES, 1),
+            nn.Flatten(),
+            nn.Linear(_POLICY_PLANES * cells, game.num_actions),
+        )
+        self.value_head = nn.Sequential(
+            _conv_bn(config.channels, _VALUE_PLANES, 1),
+            nn.Flatten(),
+            nn.Linear(_VALUE_PLANES * cells, config.value_hidden),
+            nn.ReLU(),
+            nn.Linear(config.value_hidden, 1),
+        )
+
+    def forward(
+        self, obs: torch.Tensor, legal: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Score a batch of positions.
+
+        Args:
+            obs: float32[B, planes, rows, cols], ``game.observation`` of each position.
+            legal: optional bool[B, A]; where False the logit is set to ``ILLEGAL_LOGIT``.
+
+        Returns:
+            logits: float32[B, A], illegal moves masked (when ``legal`` is given).
+            value: float32[B] in [-1, 1], from the view of the player to move.
+        """
+        features = self.tower(self.stem(obs))
+        # The heads' outputs go to float32 before masking, so that ILLEGAL_LOGIT stays finite
+        # even if the body ran in half precision under autocast.
+        logits = self.policy_head(features).float()
+        value = torch.tanh(self.value_head(features).float()).squeeze(-1)
+        if legal is not None:
+            logits = logits.masked_fill(~legal, ILLEGAL_LOGIT)
+        return logits, value
+
+
+def num_parameters(model: nn.Module) -> int:
+    """The number of trainable parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def predict(
+    model: PolicyValueNet,
+    obs: np.ndarray,
+    legal: np.ndarray,
+    device: torch.device | str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Move probabilities and values for a batch of positions, from numpy to numpy.
+
+    Runs in eval mode (BatchNorm uses its running statistics) under ``torch.inference_mode``,
+    and puts the model back in the mode it was in.
+
+    Args:
+        model: the network.
+        obs: float32[B, planes, rows, cols] observations.
+        legal: bool[B, A] legal moves.
+        device: where to run; default: where the model's parameters are.
+
+    Returns:
+        probs: float32[B, A], summing to 1 over the legal moves of each row (all zeros for a
+            row with no legal move, i.e. a finished game).
+        values: float32[B] in [-1, 1], from the view of the player to move.
+    """
+    if len(obs) == 0:
+        return np.zeros((0, model.num_actions), np.float32), np.zeros(0, np.float32)
+    if device is None:
+        device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device)
+            legal_t = torch.as_tensor(legal, dtype=torch.bool, device=device)
+            logits, values = model(obs_t, legal_t)
+            probs = torch.softmax(logits, dim=-1) * legal_t
+    finally:
+        model.train(was_training)
+    return probs.cpu().numpy(), values.cpu().numpy()
