@@ -1,0 +1,179 @@
+"""Self-play games with the batched search: the training data of stage 2.
+
+All unfinished games are searched together, one batched :func:`train.mcts.search` per move,
+so the evaluator always sees one big batch; a game that ends drops out of the batch. As in
+AlphaZero (Silver et al., 2018), the root priors get Dirichlet noise, the move is drawn from
+the visit counts at temperature 1 for the first ``temperature_moves`` moves and is the most
+visited one afterwards, and every position is labelled with the search's visit distribution
+and the game's final outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.core import Game, State, concat_states
+from train.mcts import Evaluator, MCTSConfig, search, select_action
+
+
+@dataclass(frozen=True)
+class SelfPlayStats:
+    """Summary of a batch of self-play games.
+
+    Attributes:
+        game_lengths: int32[n_games] moves played in each game.
+        first_player_win_rate / draw_rate: fractions of the games (the second player won
+            the rest).
+        search_entropy: mean entropy (nats) of the search policy over all positions.
+        prior_entropy: mean entropy of the evaluator's priors at the same roots; search
+            that sharpens the prior keeps this above ``search_entropy``.
+        simulations: simulations run, summed over positions (``positions * num_simulations``).
+        wall_time_s: seconds for the whole batch of games.
+    """
+
+    game_lengths: np.ndarray
+    first_player_win_rate: float
+    draw_rate: float
+    search_entropy: float
+    prior_entropy: float
+    simulations: int
+    wall_time_s: float
+
+    @property
+    def positions_per_s(self) -> float:
+        return float(self.game_lengths.sum()) / max(self.wall_time_s, 1e-9)
+
+
+@dataclass(frozen=True)
+class SelfPlayRecords:
+    """Training positions from self-play, one row per move played (``P`` rows).
+
+    Attributes:
+        states: State[P] the position before each move (``game.observation`` makes inputs).
+        policies: float32[P, A] the search's visit counts, normalised.
+        outcomes: float32[P] the final result for the player to move at that position.
+        game_index: int32[P] which game each position comes from.
+        moves: the move string (``game.notation``) of each game.
+        stats: :class:`SelfPlayStats`.
+    """
+
+    states: State
+    policies: np.ndarray
+    outcomes: np.ndarray
+    game_index: np.ndarray
+    moves: list[str]
+    stats: SelfPlayStats
+
+    def __len__(self) -> int:
+        return len(self.outcomes)
+
+
+def play_selfplay_games(
+    game: Game,
+    evaluate: Evaluator,
+    config: MCTSConfig,
+    n_games: int,
+    rng: np.random.Generator,
+    temperature_moves: int | None = None,
+    add_noise: bool = True,
+    start_states: State | None = None,
+) -> SelfPlayRecords:
+    """Play ``n_games`` games of the search against itself, in lock-step.
+
+    Args:
+        game: the rules.
+        evaluate: the batched evaluator the search calls (usually a ``NetworkEvaluator``).
+        config: search settings (``num_simulations`` per move).
+        n_games: how many games to play at once.
+        rng: the only source of randomness (noise and move sampling).
+        temperature_moves: moves per game drawn from the visit counts before play turns
+            greedy; default ``game.num_cells // 4`` (2 in tic-tac-toe, 10 in Connect Four),
+            a scaled-down version of AlphaGo Zero's 30 moves on a 361-point board.
+        add_noise: Dirichlet noise at the root (AlphaZero's self-play exploration).
+        start_states: optional State[n_games] unfinished positions to start from (e.g. an
+            opening book); default the empty board.
+
+    Returns:
+        the positions, policies and outcomes of all games, with their move strings and stats.
+    """
+    if temperature_moves is None:
+        temperature_moves = game.num_cells // 4
+    states = game.initial_state(n_games) if start_states is None else start_states
+    if len(states) != n_games or game.is_terminal(states).any():
+        raise ValueError("start_states must be n_games unfinished positions")
+    started = time.perf_counter()
+
+    visited: list[State] = []  # per move: the positions searched
+    policies: list[np.ndarray] = []
+    game_ids: list[np.ndarray] = []
+    search_entropy: list[np.ndarray] = []
+    prior_entropy: list[np.ndarray] = []
+    moves: list[list[int]] = [[] for _ in range(n_games)]
+    playing = np.arange(n_games)
+    move_number = 0
+    while len(playing):
+        current = states[playing]
+        result = search(game, current, evaluate, config, rng, add_noise=add_noise)
+        policy = result.visits / result.visits.sum(axis=1, keepdims=True)
+        temperature = 1.0 if move_number < temperature_moves else 0.0
+        actions = select_action(result.visits, temperature, rng)
+
+        visited.append(current)
+        policies.append(policy.astype(np.float32))
+        game_ids.append(playing.astype(np.int32))
+        search_entropy.append(_entropy(policy))
+        prior_entropy.append(_entropy(result.priors))
+        for game_id, action in zip(playing, actions, strict=True):
+            moves[game_id].append(int(action))
+
+        after = game.step(current, actions)
+        states = _scatter(states, playing, after)
+        playing = playing[~game.is_terminal(after)]
+        move_number += 1
+
+    all_states = concat_states(visited)
+    game_index = np.concatenate(game_ids)
+    # The final outcome is for the player to move at the end; flip it for every ply between.
+    final_value = game.terminal_value(states)[game_index]
+    plies_left = states.ply[game_index] - all_states.ply
+    outcomes = np.where(plies_left % 2 == 0, final_value, -final_value).astype(np.float32)
+
+    lengths = np.array([len(m) for m in moves], dtype=np.int32)
+    won = game.is_won(states)
+    # Whoever made the last move of a won game is the winner; the first player moves at
+    # even plies, so they made the last move when the final ply count is odd.
+    first_won = won & (states.ply % 2 == 1)
+    stats = SelfPlayStats(
+        game_lengths=lengths,
+        first_player_win_rate=float(first_won.mean()),
+        draw_rate=float((~won).mean()),
+        search_entropy=float(np.concatenate(search_entropy).mean()),
+        prior_entropy=float(np.concatenate(prior_entropy).mean()),
+        simulations=int(lengths.sum()) * config.num_simulations,
+        wall_time_s=time.perf_counter() - started,
+    )
+    return SelfPlayRecords(
+        states=all_states,
+        policies=np.concatenate(policies),
+        outcomes=outcomes,
+        game_index=game_index,
+        moves=[game.notation(m) for m in moves],
+        stats=stats,
+    )
+
+
+def _entropy(p: np.ndarray) -> np.ndarray:
+    """float64[B]: the entropy in nats of each row of a distribution ``p`` [B, A]."""
+    p = np.asarray(p, dtype=np.float64)
+    logs = np.log(np.where(p > 0, p, 1.0))
+    return -(p * logs).sum(axis=1)
+
+
+def _scatter(states: State, index: np.ndarray, values: State) -> State:
+    """``states`` with rows ``index`` replaced by ``values`` (a new State)."""
+    own, opp, ply = states.own.copy(), states.opp.copy(), states.ply.copy()
+    own[index], opp[index], ply[index] = values.own, values.opp, values.ply
+    return State(own, opp, ply)
