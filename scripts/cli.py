@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
+from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 T = TypeVar("T")
@@ -70,7 +71,57 @@ def _type_options(kind: Any) -> dict[str, Any]:
         return {"choices": list(args), "type": type(args[0])}
     if args and type(None) in args:  # Optional[X]: parse as X
         inner = next(a for a in args if a is not type(None))
-        return {"type": inner, "metavar": getattr(inner, "__name__", "VALUE").upper()}
+        if get_origin(inner) is Literal:
+            return _type_options(inner)
+        return {"type": inner, "metavar": {str: "PATH", int: "N", float: "X"}.get(inner, "VALUE")}
     if origin in (list, tuple):
         return {"type": args[0], "nargs": "+"}
     return {"type": kind}
+
+
+def merge_resumed(args: T, stored: dict[str, Any]) -> T:
+    """The arguments of a resumed run: those it was started with, except the flags given now
+    (those that differ from their defaults), e.g. more ``--epochs``."""
+    changed = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(args)
+        if getattr(args, f.name) != f.default
+    }
+    known = {f.name for f in dataclasses.fields(args)}
+    merged = {k: v for k, v in stored.items() if k in known}
+    merged.update(changed)
+    return dataclasses.replace(args, **merged)
+
+
+def set_threads(threads: int) -> None:
+    """Pin torch's CPU threads. On 2 shared cores, extra threads spin against each other (and
+    against the data pipeline) and cost far more than they give: measured in the README."""
+    import torch
+
+    if threads < 1:
+        raise SystemExit(f"error: --threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+
+
+def resolve_device(name: str) -> str:
+    """``"auto"`` -> ``"cuda"`` when a GPU is visible, else ``"cpu"``; refuses a missing GPU."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda, but torch sees no CUDA device (try --device cpu)")
+    return name
+
+
+def writable_dir(path: str | Path) -> Path:
+    """Create ``path`` if needed and prove it is writable, or exit with a clear message."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise SystemExit(f"error: run directory {str(path)!r} is not writable ({err})") from None
+    return path

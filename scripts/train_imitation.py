@@ -1,0 +1,216 @@
+"""Stage 1: train a policy-value network to imitate the scripted expert.
+
+python -m scripts.train_imitation --game tictactoe            # about a minute
+python -m scripts.train_imitation --game connect4             # generates expert games first
+python -m scripts.train_imitation --dataset data/c4.npz       # a dataset you generated
+python -m scripts.train_imitation --resume runs/<run folder>  # continue an interrupted run
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from envs import get_game
+from models.checkpoint import CheckpointError, load_checkpoint
+from models.net import PolicyValueNet, default_config, num_parameters
+from scripts.cli import arg, merge_resumed, parse, resolve_device, set_threads, writable_dir
+from train.expert_data import (
+    ExpertDataset,
+    GenerationConfig,
+    generate_dataset,
+    load_dataset,
+    save_dataset,
+    split_by_game,
+    summarize,
+)
+from train.imitation import ImitationConfig, PositionTensors, train_imitation
+from train.strength import StrengthConfig, measure_strength
+from train.tb import RunLogger, run_name
+
+#: Per-game defaults for the flags left at None: sized so the default run takes about a
+#: minute for tic-tac-toe and under 15 minutes for Connect Four on a 2-core laptop.
+GAME_DEFAULTS = {
+    # Six random plies before the perfect expert takes over: its own games cover ~1,300 of
+    # tic-tac-toe's 4,520 positions, these ~3,300, and the network then plays the best move
+    # in 99.9% of all positions rather than 86% (measured; see the README).
+    "tictactoe": {"games": 2_000, "epochs": 15, "random_opening": 6},
+    "connect4": {"games": 5_000, "epochs": 8, "random_opening": 2},
+}
+
+
+@dataclass
+class Args:
+    """Stage 1 of apprentice: imitate the scripted expert (AlphaGo's supervised stage)."""
+
+    game: Literal["tictactoe", "connect4"] = arg("connect4", "the game")
+    dataset: str | None = arg(
+        None, "an expert dataset (.npz); default: generate one (cached under data/cache/)"
+    )
+    games: int | None = arg(None, "expert games to generate (default per game: 2,000 / 5,000)")
+    depth: int | None = arg(None, "Connect Four expert search depth (default: the expert's)")
+    temperature: float = arg(0.0, "expert softmax temperature over move scores (0: best move)")
+    random_opening: int | None = arg(
+        None, "uniformly random plies opening each expert game (default per game: 6 / 2)"
+    )
+    workers: int = arg(2, "processes generating expert games")
+    epochs: int | None = arg(None, "passes over the training positions (default per game)")
+    batch_size: int = arg(256, "SGD batch size")
+    lr: float = arg(2e-3, "peak AdamW learning rate (warm-up, then cosine decay)")
+    weight_decay: float = arg(1e-4, "AdamW weight decay")
+    val_fraction: float = arg(0.1, "fraction of the games (not positions) held out")
+    augment: bool = arg(True, "augment with the board's symmetries")
+    blocks: int | None = arg(None, "residual blocks (default per game)")
+    channels: int | None = arg(None, "channels per block (default per game)")
+    eval_every: int = arg(2, "run the shared evaluation every N epochs (and after the last)")
+    eval_games: int = arg(100, "games per evaluation duel (0: no duels)")
+    eval_search_sims: int = arg(0, "also evaluate the network inside MCTS with N simulations")
+    threads: int = arg(1, "torch CPU threads (1 is fastest on a busy 2-core machine)")
+    device: Literal["auto", "cpu", "cuda"] = arg("auto", "where the network trains")
+    seed: int = arg(1, "seed of every random choice in the run")
+    run_dir: str = arg("runs", "parent folder of the run folders")
+    exp_name: str = arg("imitation", "experiment name, part of the run folder's name")
+    resume: str | None = arg(None, "a stage-1 run folder to continue from its latest.pt")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(Args, argv)
+    resume_state, model = None, None
+    if args.resume:
+        checkpoint = _load(Path(args.resume) / "latest.pt")
+        args = merge_resumed(args, checkpoint.args)
+        model, resume_state = checkpoint.model, checkpoint.training_state
+        run_path = Path(args.resume)
+        print(f"resuming {run_path} after epoch {resume_state['progress']['epoch']}")
+    else:
+        args = _fill_defaults(args)
+        run_path = writable_dir(args.run_dir) / run_name(args.game, args.exp_name, args.seed)
+    game = get_game(args.game)
+    device = resolve_device(args.device)
+    run_path = writable_dir(run_path)
+    torch.manual_seed(args.seed)
+    set_threads(args.threads)
+
+    dataset = _dataset(args)
+    train_set, val_set = split_by_game(dataset, args.val_fraction, np.random.default_rng(args.seed))
+    print(
+        f"{game.name}: {len(dataset):,} expert positions from {dataset.num_games:,} games "
+        f"({len(train_set):,} train / {len(val_set):,} validation, split by game)"
+    )
+    train_data = _tensors(game, train_set, args.augment)
+    val_data = _tensors(game, val_set, augment=False)
+
+    if model is None:
+        config = default_config(game.name)
+        sizes = {"blocks": args.blocks, "channels": args.channels}
+        config = dataclasses.replace(config, **{k: v for k, v in sizes.items() if v is not None})
+        model = PolicyValueNet(config)
+    model.to(device)
+    print(f"network: {model.config} ({num_parameters(model):,} parameters) on {device}")
+
+    strength = StrengthConfig.for_game(
+        game.name, games=args.eval_games, search_sims=args.eval_search_sims
+    )
+    eval_rng = np.random.default_rng(args.seed + 1)
+
+    def evaluate(net: PolicyValueNet) -> dict[str, float]:
+        return measure_strength(game, net, strength, eval_rng, device)
+
+    elapsed = resume_state["progress"]["elapsed"] if resume_state else 0.0
+    logger = RunLogger(run_path, elapsed_offset=elapsed)
+    logger.hyperparameters(args)
+    (run_path / "args.json").write_text(json.dumps(dataclasses.asdict(args), indent=2))
+    print(f"run folder {run_path}  (tensorboard --logdir {args.run_dir})")
+    metrics = train_imitation(
+        game,
+        model,
+        train_data,
+        val_data,
+        ImitationConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            weight_decay=args.weight_decay,
+            augment=args.augment,
+        ),
+        device=torch.device(device),
+        logger=logger,
+        checkpoint_dir=run_path,
+        seed=args.seed,
+        args=dataclasses.asdict(args),
+        evaluate=evaluate,
+        eval_every=args.eval_every,
+        resume=resume_state,
+    )
+    logger.close()
+    print(f"done: {run_path / 'best.pt'} (best validation loss), {run_path / 'latest.pt'}")
+    for tag in sorted(metrics):
+        print(f"  {tag:40s} {metrics[tag]:.3f}")
+
+
+def _fill_defaults(args: Args) -> Args:
+    defaults = GAME_DEFAULTS[args.game]
+    filled = {k: v for k, v in defaults.items() if getattr(args, k) is None}
+    return dataclasses.replace(args, **filled)
+
+
+def _dataset(args: Args) -> ExpertDataset:
+    """The dataset named by ``--dataset``, or the cached/generated one the flags describe."""
+    if args.dataset:
+        try:
+            return load_dataset(args.dataset, game=args.game)
+        except (OSError, ValueError) as err:
+            raise SystemExit(f"error: {err}") from None
+    config = GenerationConfig(
+        game=args.game,
+        games=args.games,
+        depth=args.depth,
+        temperature=args.temperature,
+        random_opening=args.random_opening,
+        seed=args.seed,
+    )
+    name = (
+        f"{config.game}_g{config.games}_d{config.depth}_t{config.temperature}"
+        f"_o{config.random_opening}_s{config.seed}.npz"
+    )
+    cached = Path("data/cache") / name
+    if cached.exists():
+        print(f"using cached expert games {cached}")
+        return load_dataset(cached, game=args.game)
+    print(f"generating {config.games:,} expert games ({args.workers} workers) -> {cached}")
+    dataset, timings = generate_dataset(config, workers=args.workers)
+    save_dataset(dataset, cached)
+    summary = summarize(dataset)
+    print(
+        f"  {timings['seconds']:.0f}s, {timings['expert_moves_per_s']:,.0f} expert moves/s; "
+        + ", ".join(f"{k} {v:,.3g}" for k, v in summary.items())
+    )
+    return dataset
+
+
+def _tensors(game, dataset: ExpertDataset, augment: bool) -> PositionTensors:
+    return PositionTensors.build(
+        game,
+        dataset.state,
+        dataset.policy,
+        dataset.move,
+        dataset.outcome.astype(np.float32),
+        augment,
+    )
+
+
+def _load(path: Path):
+    try:
+        return load_checkpoint(path)
+    except CheckpointError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Stage 2: improve a network by self-play, starting from a stage-1 checkpoint or from scratch.
+
+python -m scripts.train_selfplay --init runs/<stage-1 run>/best.pt
+python -m scripts.train_selfplay --init scratch --game tictactoe
+python -m scripts.train_selfplay --resume runs/<stage-2 run>
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from envs import get_game
+from models.checkpoint import CheckpointError, load_checkpoint
+from models.net import PolicyValueNet, default_config
+from scripts.cli import arg, merge_resumed, parse, resolve_device, set_threads, writable_dir
+from train.selfplay import SelfPlayConfig, run_selfplay
+from train.strength import StrengthConfig, measure_strength
+from train.tb import RunLogger, run_name
+
+
+@dataclass
+class Args:
+    """Stage 2 of apprentice: self-play reinforcement learning (AlphaZero, or REINFORCE)."""
+
+    init: str | None = arg(None, "a stage-1 checkpoint to start from, or 'scratch'")
+    game: Literal["tictactoe", "connect4"] | None = arg(
+        None, "the game (required with --init scratch; else taken from the checkpoint)"
+    )
+    algo: Literal["alphazero", "reinforce"] = arg(
+        "alphazero", "alphazero: MCTS self-play; reinforce: AlphaGo-2016 policy gradient"
+    )
+    iterations: int = arg(20, "self-play iterations (games, then training, then evaluation)")
+    games_per_iteration: int = arg(64, "games played per iteration, all searched in one batch")
+    simulations: int = arg(64, "MCTS simulations per move in self-play")
+    temperature_moves: int | None = arg(
+        None, "moves sampled from the visit counts before play turns greedy (default per game)"
+    )
+    buffer_size: int = arg(60_000, "replay buffer capacity, in positions")
+    sample_reuse: float = arg(4.0, "SGD samples drawn per new self-play position")
+    batch_size: int = arg(256, "SGD batch size")
+    lr: float | None = arg(None, "AdamW learning rate (default: 1e-3 alphazero, 2e-4 reinforce)")
+    weight_decay: float = arg(1e-4, "AdamW weight decay")
+    augment: bool = arg(True, "augment training samples with the board's symmetries")
+    temperature: float = arg(1.0, "reinforce: sampling temperature of both sides' moves")
+    pool_every: int = arg(5, "reinforce: add the current net to the opponent pool every N")
+    pool_size: int = arg(10, "reinforce: snapshots kept in the pool besides the initial net")
+    blocks: int | None = arg(None, "residual blocks, with --init scratch (default per game)")
+    channels: int | None = arg(None, "channels, with --init scratch (default per game)")
+    eval_every: int = arg(5, "evaluate every N iterations (and after the last)")
+    eval_games: int = arg(100, "games per evaluation duel (0: no duels)")
+    eval_search_sims: int = arg(0, "also evaluate the network inside MCTS with N simulations")
+    threads: int = arg(1, "torch CPU threads (1 is fastest on a busy 2-core machine)")
+    device: Literal["auto", "cpu", "cuda"] = arg("auto", "where the network runs")
+    seed: int = arg(1, "seed of every random choice in the run")
+    run_dir: str = arg("runs", "parent folder of the run folders")
+    exp_name: str = arg("selfplay", "experiment name, part of the run folder's name")
+    resume: str | None = arg(None, "a stage-2 run folder to continue from its latest.pt")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(Args, argv)
+    resume_state = None
+    if args.resume:
+        checkpoint = _load(Path(args.resume) / "latest.pt", None)
+        args = merge_resumed(args, checkpoint.args)
+        run_path, resume_state = Path(args.resume), checkpoint.training_state
+        model, start_positions = checkpoint.model, 0
+        elapsed = float(resume_state["progress"]["elapsed"])
+        game = get_game(checkpoint.game)
+        print(f"resuming {run_path} at iteration {resume_state['progress']['iteration']}")
+    else:
+        if args.init is None:
+            raise SystemExit(
+                "error: give --init PATH (a stage-1 checkpoint), --init scratch, or --resume"
+            )
+        model, game, start_positions, elapsed = _initial_model(args)
+        run_path = writable_dir(Path(args.run_dir)) / run_name(game.name, args.exp_name, args.seed)
+    device = resolve_device(args.device)
+    run_path = writable_dir(run_path)
+    torch.manual_seed(args.seed)
+    set_threads(args.threads)
+    model.to(device)
+
+    if args.lr is None:
+        args = dataclasses.replace(args, lr=1e-3 if args.algo == "alphazero" else 2e-4)
+    config = SelfPlayConfig(
+        iterations=args.iterations,
+        games_per_iteration=args.games_per_iteration,
+        simulations=args.simulations,
+        temperature_moves=args.temperature_moves,
+        buffer_size=args.buffer_size,
+        sample_reuse=args.sample_reuse,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        augment=args.augment,
+    )
+    strength = StrengthConfig.for_game(
+        game.name, games=args.eval_games, search_sims=args.eval_search_sims
+    )
+    eval_rng = np.random.default_rng(args.seed + 1)
+
+    def evaluate(net: PolicyValueNet) -> dict[str, float]:
+        return measure_strength(game, net, strength, eval_rng, device)
+
+    logger = RunLogger(run_path, elapsed_offset=elapsed)
+    logger.hyperparameters(args)
+    (run_path / "args.json").write_text(json.dumps(dataclasses.asdict(args), indent=2))
+    print(f"stage 2 ({args.algo}) on {game.name}: run folder {run_path}")
+    run = run_selfplay
+    if args.algo == "reinforce":
+        from train.reinforce import ReinforceConfig, run_reinforce
+
+        run = run_reinforce
+        config = ReinforceConfig(
+            iterations=args.iterations,
+            games_per_iteration=args.games_per_iteration,
+            temperature=args.temperature,
+            pool_every=args.pool_every,
+            pool_size=args.pool_size,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            weight_decay=args.weight_decay,
+            augment=args.augment,
+        )
+    metrics = run(
+        game,
+        model,
+        config,
+        device=torch.device(device),
+        logger=logger,
+        checkpoint_dir=run_path,
+        seed=args.seed,
+        args=dataclasses.asdict(args),
+        start_positions=start_positions,
+        evaluate=evaluate,
+        eval_every=args.eval_every,
+        resume=resume_state,
+    )
+    logger.close()
+    print(f"done: {run_path / 'latest.pt'}")
+    for tag in sorted(metrics):
+        if tag.startswith("eval/"):
+            print(f"  {tag:45s} {metrics[tag]:.3f}")
+
+
+def _initial_model(args: Args) -> tuple[PolicyValueNet, object, int, float]:
+    """(model, game, positions seen so far, seconds spent so far) for ``--init``."""
+    if args.init == "scratch":
+        if args.game is None:
+            raise SystemExit("error: --init scratch needs --game tictactoe|connect4")
+        config = default_config(args.game)
+        sizes = {"blocks": args.blocks, "channels": args.channels}
+        config = dataclasses.replace(config, **{k: v for k, v in sizes.items() if v is not None})
+        return PolicyValueNet(config), get_game(args.game), 0, 0.0
+    checkpoint = _load(Path(args.init), args.game)
+    elapsed = float(checkpoint.metrics.get("elapsed_s", 0.0))
+    return checkpoint.model, get_game(checkpoint.game), checkpoint.step, elapsed
+
+
+def _load(path: Path, game: str | None):
+    try:
+        return load_checkpoint(path, game=game)
+    except CheckpointError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+if __name__ == "__main__":
+    main()

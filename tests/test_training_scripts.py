@@ -1,0 +1,180 @@
+"""Seconds-long smoke tests of both training scripts, their refusals, and crash recovery."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from models.checkpoint import load_checkpoint
+
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+
+
+def run_script(
+    module: str, *args: str, cwd: Path, check: bool = True
+) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", f"scripts.{module}", *args],
+        cwd=cwd,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{module} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def only_run(runs: Path) -> Path:
+    (run,) = [p for p in runs.iterdir() if p.is_dir()]
+    return run
+
+
+@pytest.fixture(scope="module")
+def stage1(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny tic-tac-toe stage-1 run; returns its run folder."""
+    cwd = tmp_path_factory.mktemp("stage1")
+    tiny = ["--games", "60", "--epochs", "2", "--eval-games", "4", "--eval-every", "1"]
+    run_script("train_imitation", "--game", "tictactoe", *tiny, "--run-dir", "runs", cwd=cwd)
+    return only_run(cwd / "runs")
+
+
+def test_imitation_smoke(stage1: Path) -> None:
+    best, latest = load_checkpoint(stage1 / "best.pt"), load_checkpoint(stage1 / "latest.pt")
+    assert latest.stage == "imitation" and latest.game == "tictactoe"
+    assert latest.metrics["epoch"] == 2
+    assert 0.0 <= latest.metrics["val/move_accuracy"] <= 1.0
+    assert "eval/vs_random/score" in latest.metrics
+    assert "eval/solver/optimal_move_rate" in latest.metrics
+    assert best.step <= latest.step
+    assert any(p.name.startswith("events.out.tfevents") for p in stage1.iterdir())
+    # The expert games were cached for the next run with the same settings.
+    assert list((stage1.parent.parent / "data" / "cache").glob("tictactoe_*.npz"))
+
+
+def test_imitation_resume_continues_from_the_last_epoch(stage1: Path, tmp_path: Path) -> None:
+    # Resuming a finished run with more epochs trains only the new ones.
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for item in stage1.iterdir():
+        if item.is_file():
+            (copy / item.name).write_bytes(item.read_bytes())
+    result = run_script(
+        "train_imitation", "--resume", str(copy), "--epochs", "3", cwd=stage1.parent.parent
+    )
+    assert "resuming" in result.stdout
+    assert load_checkpoint(copy / "latest.pt").metrics["epoch"] == 3
+
+
+def test_selfplay_smoke_from_stage1(stage1: Path, tmp_path: Path) -> None:
+    stage1_ckpt = load_checkpoint(stage1 / "best.pt")
+    tiny = ["--iterations", "2", "--games-per-iteration", "4", "--simulations", "4"]
+    run_script(
+        "train_selfplay",
+        "--init",
+        str(stage1 / "best.pt"),
+        *tiny,
+        "--eval-games",
+        "4",
+        "--eval-every",
+        "1",
+        "--run-dir",
+        str(tmp_path),
+        cwd=tmp_path,
+    )
+    latest = load_checkpoint(only_run(tmp_path) / "latest.pt")
+    assert latest.stage == "selfplay" and latest.metrics["iteration"] == 2
+    # The x-axis continues from stage 1's positions.
+    assert latest.step > stage1_ckpt.step
+    assert latest.metrics["elapsed_s"] > stage1_ckpt.metrics["elapsed_s"]
+    assert "selfplay/game_length" in latest.metrics
+
+
+def test_selfplay_refuses_bad_input_before_any_work(stage1: Path, tmp_path: Path) -> None:
+    wrong_game = run_script(
+        "train_selfplay",
+        "--init",
+        str(stage1 / "best.pt"),
+        "--game",
+        "connect4",
+        cwd=tmp_path,
+        check=False,
+    )
+    assert wrong_game.returncode != 0 and "tictactoe" in wrong_game.stderr
+    unknown = run_script(
+        "train_selfplay", "--init", "scratch", "--algo", "dqn", cwd=tmp_path, check=False
+    )
+    assert unknown.returncode != 0 and "invalid choice" in unknown.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    unwritable = run_script(
+        "train_selfplay",
+        "--init",
+        "scratch",
+        "--game",
+        "tictactoe",
+        "--run-dir",
+        str(blocker / "runs"),
+        cwd=tmp_path,
+        check=False,
+    )
+    assert unwritable.returncode != 0 and "not writable" in unwritable.stderr
+    assert not list(tmp_path.glob("**/*.pt"))
+
+
+def test_selfplay_survives_kill_9_and_resumes(tmp_path: Path) -> None:
+    """Kill the run at a random moment after its first checkpoint; resume loses nothing more."""
+    args = [
+        "--init",
+        "scratch",
+        "--game",
+        "tictactoe",
+        "--iterations",
+        "1000",
+        "--games-per-iteration",
+        "8",
+        "--simulations",
+        "8",
+        "--eval-games",
+        "0",
+        "--eval-every",
+        "100",
+        "--run-dir",
+        str(tmp_path),
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.train_selfplay", *args],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 240
+    latest = None
+    while time.monotonic() < deadline and latest is None:
+        runs = [p for p in tmp_path.glob("*/latest.pt")]
+        latest = runs[0] if runs else None
+        time.sleep(0.2)
+    assert latest is not None, "no checkpoint appeared"
+    time.sleep(1.5)  # into the middle of later iterations, likely mid-write
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done_before = int(load_checkpoint(latest).metrics["iteration"])  # never torn
+    assert 1 <= done_before < 1000
+    run = latest.parent
+    target = str(done_before + 2)
+    result = run_script(
+        "train_selfplay", "--resume", str(run), "--iterations", target, cwd=tmp_path
+    )
+    assert f"at iteration {done_before}" in result.stdout
+    resumed = load_checkpoint(run / "latest.pt")
+    assert resumed.metrics["iteration"] == done_before + 2
+    state = resumed.training_state
+    assert state is not None and len(state["buffer"]["value"]) > 0

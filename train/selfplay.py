@@ -1,0 +1,215 @@
+"""Stage 2: the self-play loop (AlphaZero's, on one machine, in lock-step batches).
+
+One iteration: the current network, inside the batched search, plays a batch of games
+against itself; their positions go into a bounded replay buffer labelled with the search's
+visit distribution and the final outcome; the network then takes SGD steps on samples from
+the buffer with stage 1's loss; every ``eval_every`` iterations the shared evaluation runs;
+every iteration ends with a checkpoint that resumes the run exactly, replay buffer included.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from envs import Game
+from models.checkpoint import save_checkpoint
+from models.net import PolicyValueNet
+from train.evaluators import NetworkEvaluator
+from train.imitation import PositionTensors
+from train.mcts import MCTSConfig
+from train.optim import make_optimizer, train_step
+from train.replay import ReplayBuffer
+from train.selfplay_games import SelfPlayStats, play_selfplay_games
+from train.tb import RunLogger
+
+
+@dataclass(frozen=True)
+class SelfPlayConfig:
+    """Settings of the AlphaZero loop (the script documents each as a flag)."""
+
+    iterations: int = 20
+    games_per_iteration: int = 64
+    simulations: int = 64
+    temperature_moves: int | None = None  # None: the search module's default per game
+    buffer_size: int = 60_000
+    sample_reuse: float = 4.0  # SGD samples drawn per new position
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    value_weight: float = 1.0
+    augment: bool = True
+
+
+@dataclass
+class LoopProgress:
+    """Where a run stands; saved in every checkpoint so ``--resume`` continues exactly."""
+
+    iteration: int = 0
+    positions_seen: int = 0  # training samples consumed, continuing from stage 1
+    selfplay_positions: int = 0
+    elapsed: float = 0.0
+
+
+def selfplay_metrics(stats: SelfPlayStats) -> dict[str, float]:
+    """The ``selfplay/*`` and throughput tags of one iteration's games."""
+    return {
+        "selfplay/game_length": float(stats.game_lengths.mean()),
+        "selfplay/first_player_win_rate": stats.first_player_win_rate,
+        "selfplay/draw_rate": stats.draw_rate,
+        "selfplay/policy_entropy/search": stats.search_entropy,
+        "selfplay/policy_entropy/network": stats.prior_entropy,
+        "charts/sims_per_s": stats.simulations / max(stats.wall_time_s, 1e-9),
+        "charts/selfplay_positions_per_s": stats.positions_per_s,
+    }
+
+
+def train_on_buffer(
+    game: Game,
+    model: PolicyValueNet,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    buffer: ReplayBuffer,
+    steps: int,
+    config: SelfPlayConfig,
+    rng: np.random.Generator,
+    device: torch.device,
+) -> dict[str, float]:
+    """``steps`` SGD steps on uniform samples of the buffer, each seen through a random symmetry.
+
+    Returns the mean losses under stage 1's tags.
+    """
+    totals = np.zeros(3)
+    for _ in range(steps):
+        state, policy, value = buffer.sample(config.batch_size, rng)
+        moves = policy.argmax(axis=-1)
+        data = PositionTensors.build(game, state, policy, moves, value, config.augment)
+        sym = torch.from_numpy(rng.integers(0, data.obs.shape[0], config.batch_size))
+        index = torch.arange(config.batch_size)
+        obs, legal, target, _, target_value = data.batch(index, sym, device)
+        parts = train_step(
+            model,
+            optimizer,
+            scheduler,
+            obs,
+            legal,
+            target,
+            target_value,
+            config.value_weight,
+            config.grad_clip,
+        )
+        totals += [float(parts.total), float(parts.policy), float(parts.value)]
+    mean = totals / max(1, steps)
+    return {"losses/total": mean[0], "losses/policy": mean[1], "losses/value": mean[2]}
+
+
+def run_selfplay(
+    game: Game,
+    model: PolicyValueNet,
+    config: SelfPlayConfig,
+    *,
+    device: torch.device,
+    logger: RunLogger,
+    checkpoint_dir: Path,
+    seed: int,
+    args: dict[str, Any],
+    start_positions: int = 0,
+    evaluate: Callable[[PolicyValueNet], dict[str, float]] | None = None,
+    eval_every: int = 1,
+    resume: dict[str, Any] | None = None,
+) -> dict[str, float]:
+    """Run the AlphaZero loop for ``config.iterations`` iterations; returns the last metrics.
+
+    ``start_positions`` is the positions-seen count the run continues from (stage 1's, when
+    starting from its checkpoint), so both stages draw one continuous curve.
+    """
+    rng = np.random.default_rng(seed)
+    optimizer, scheduler = make_optimizer(model, config.lr, config.weight_decay)
+    buffer = ReplayBuffer(config.buffer_size, game.num_actions)
+    progress = LoopProgress(positions_seen=start_positions)
+    if resume is not None:
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        buffer.load_state_dict(resume["buffer"])
+        rng.bit_generator.state = resume["numpy_rng"]
+        progress = LoopProgress(**resume["progress"])
+    search_config = MCTSConfig(num_simulations=config.simulations)
+    evaluator = NetworkEvaluator(model, game, device=device)
+    metrics: dict[str, float] = {}
+    bar = tqdm(
+        range(progress.iteration, config.iterations),
+        desc="self-play",
+        initial=progress.iteration,
+        total=config.iterations,
+    )
+    for iteration in bar:
+        model.eval()
+        records = play_selfplay_games(
+            game,
+            evaluator,
+            search_config,
+            config.games_per_iteration,
+            rng,
+            temperature_moves=config.temperature_moves,
+        )
+        buffer.add(records.states, records.policies, records.outcomes)
+        progress.selfplay_positions += len(records)
+        steps = math.ceil(len(records) * config.sample_reuse / config.batch_size)
+        started = time.perf_counter()
+        metrics = train_on_buffer(
+            game, model, optimizer, scheduler, buffer, steps, config, rng, device
+        )
+        train_seconds = time.perf_counter() - started
+        progress.positions_seen += steps * config.batch_size
+        metrics.update(selfplay_metrics(records.stats))
+        metrics["charts/learning_rate"] = scheduler.get_last_lr()[0]
+        metrics["charts/positions_per_s"] = steps * config.batch_size / max(train_seconds, 1e-9)
+        metrics["selfplay/buffer_size"] = float(len(buffer))
+        if evaluate is not None and (
+            (iteration + 1) % eval_every == 0 or iteration + 1 == config.iterations
+        ):
+            metrics.update(evaluate(model))
+        logger.scalars(metrics, progress.positions_seen)
+        progress.iteration = iteration + 1
+        progress.elapsed = logger.elapsed
+        save_checkpoint(
+            checkpoint_dir / "latest.pt",
+            model,
+            stage="selfplay",
+            step=progress.positions_seen,
+            args=args,
+            metrics={**metrics, "iteration": progress.iteration, "elapsed_s": progress.elapsed},
+            seed=seed,
+            training_state={
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "buffer": buffer.state_dict(),
+                "numpy_rng": rng.bit_generator.state,
+                "progress": asdict(progress),
+            },
+        )
+        bar.set_postfix(
+            loss=f"{metrics['losses/total']:.3f}",
+            length=f"{metrics['selfplay/game_length']:.1f}",
+        )
+        if "eval/vs_expert/score" in metrics:
+            tqdm.write(_summary(progress, metrics))
+    return metrics
+
+
+def _summary(progress: LoopProgress, metrics: dict[str, float]) -> str:
+    parts = [f"iteration {progress.iteration}", f"positions {progress.positions_seen:,}"]
+    for tag in sorted(metrics):
+        if tag.startswith("eval/") and tag.endswith(("/score", "optimal_move_rate")):
+            parts.append(f"{tag.removeprefix('eval/')} {metrics[tag]:.3f}")
+    parts.append(f"{progress.elapsed:.0f}s")
+    return " | ".join(parts)
