@@ -117,4 +117,4 @@ def solver_positions(game: Game) -> tuple[State, np.ndarray, np.ndarray | None]:
 
     bench = load_benchmark_set()
     legal = game.legal_mask(bench.states)
-    return bench.states, move_outcomes(bench.scores, legal), connect4_stages(bench.states.ply)
+    return bench.states, move_outcomes(bench.action_values, legal), connect4_stages(bench.ply)
