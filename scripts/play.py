@@ -1,0 +1,247 @@
+"""Play in the terminal against a checkpoint or the scripted expert, or watch two players.
+
+python -m scripts.play --game connect4                         # you against the expert
+python -m scripts.play --opponent runs/x/best.pt:sims=200 --side second
+python -m scripts.play --checkpoint runs/x/best.pt --sims 200
+python -m scripts.play --watch runs/x/best.pt expert --delay 0.5
+
+At your turn type a move (a column 1..7, or a cell 1..9 in tic-tac-toe), or a command:
+``hint`` (or ``?``) shows the network's move probabilities and who it thinks is winning,
+``undo`` takes back your last move (and the reply), ``restart`` starts again (from
+``--position`` if given), ``quit`` ends. End of input or Ctrl-C also end the game.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from envs import get_game
+from envs.core import Game, State, stack_states
+from envs.players import Player
+from scripts.cli import arg, parse, set_threads
+from train.analysis import Analyser, AnalysisError, make_request, replay
+from train.players import make_player
+
+_CHECKPOINT = re.compile(r"^(?P<path>.+\.pt)(?::.*)?$")
+_NAMES = ("first", "second")
+_ROLLOUT_HINT_SIMS = 400
+
+
+@dataclass
+class Args:
+    """Play a game in the terminal against a checkpoint or the scripted expert."""
+
+    game: Literal["tictactoe", "connect4"] | None = arg(
+        None, "the game (default: the checkpoint's, else connect4)"
+    )
+    opponent: str = arg(
+        "expert", "who you play: expert[:depth=N], random, mcts:SIMS, PATH.pt or PATH.pt:sims=N"
+    )
+    checkpoint: str | None = arg(None, "play this checkpoint (overrides --opponent), see --sims")
+    sims: int = arg(0, "MCTS simulations for --checkpoint and for hints (0: the network alone)")
+    side: Literal["first", "second", "random"] = arg("first", "the side you play")
+    position: str = arg("", "start from this position (moves in the game's notation, e.g. 4453)")
+    hint_checkpoint: str | None = arg(
+        None, "the network behind 'hint' (default: the opponent's; none: random-rollout MCTS)"
+    )
+    watch: list[str] = arg(
+        None, "watch two players (specs as for --opponent) play each other", metavar="PLAYER"
+    )
+    delay: float = arg(0.5, "seconds between moves when watching")
+    seed: int = arg(0, "seed of the players' random choices")
+    threads: int = arg(1, "torch CPU threads")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(Args, argv)
+    specs = [args.opponent, args.checkpoint or "", args.hint_checkpoint or "", *(args.watch or [])]
+    if any(map(_checkpoint_of, specs)):  # pin torch's threads; don't import it for nothing
+        set_threads(args.threads)
+    try:
+        if args.watch:
+            _watch(args)
+        else:
+            _play(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted")
+        raise SystemExit(130) from None
+    except BrokenPipeError:
+        sys.stderr.close()
+
+
+def _watch(args: Args) -> None:
+    if len(args.watch) != 2:
+        raise SystemExit(f"error: --watch takes two players, got {len(args.watch)}")
+    game = _choose_game(args.game, args.watch)
+    players = [_make_player(spec, game, args.seed) for spec in args.watch]
+    rng = np.random.default_rng(args.seed)
+    state = game.initial_state()
+    print(f"{game.stone_chars[0]}: {players[0].name}   {game.stone_chars[1]}: {players[1].name}")
+    print(game.render(state), flush=True)
+    while not game.is_terminal(state):
+        player = players[int(game.to_play(state))]
+        action = _act(player, state, rng)
+        state = game.step(state, action)
+        time.sleep(args.delay)
+        print(f"\n{player.name} plays {game.format_move(action)}")
+        print(game.render(state), flush=True)
+    print(_result_line(game, state, [p.name for p in players]))
+
+
+def _play(args: Args) -> None:
+    spec = args.opponent
+    if args.checkpoint:
+        spec = f"{args.checkpoint}:sims={args.sims}" if args.sims else args.checkpoint
+    game = _choose_game(args.game, [spec])
+    opponent = _make_player(spec, game, args.seed)
+    rng = np.random.default_rng(args.seed)
+    human = int(rng.integers(2)) if args.side == "random" else _NAMES.index(args.side)
+    hint_checkpoint = args.hint_checkpoint or _checkpoint_of(spec)
+    # Without a network, a hint needs a search: one random playout alone says little.
+    hint_sims = args.sims if hint_checkpoint or args.sims else _ROLLOUT_HINT_SIMS
+    analyser = Analyser(seed=args.seed)
+    names = ["you", "you"]
+    names[1 - human] = opponent.name
+    moves_help = f"a {'column 1-7' if game.name == 'connect4' else 'cell 1-9'}"
+    print(
+        f"You play {game.stone_chars[human]} ({_NAMES[human]}) against {opponent.name}. "
+        f"Type {moves_help}, or hint (?), undo, restart, quit."
+    )
+    try:
+        start = game.parse_actions(args.position)
+    except ValueError as err:
+        raise SystemExit(f"error: --position {err}") from None
+    moves = list(start)
+    show = True  # draw the board when the position has changed
+    while True:
+        state = replay(game, moves)
+        if not game.is_terminal(state) and int(game.to_play(state)) != human:
+            action = _act(opponent, state, rng)
+            moves.append(action)
+            print(f"{opponent.name} plays {game.format_move(action)}")
+            continue
+        if show:
+            print(game.render(state))
+            if game.is_terminal(state):
+                print(_result_line(game, state, names) + " Type restart, undo or quit.")
+        show = False
+        prompt = "> " if game.is_terminal(state) else f"{game.stone_chars[human]} to play> "
+        try:
+            line = input(prompt)
+        except EOFError:
+            print()
+            return
+        command = line.strip().lower()
+        if command in ("quit", "exit", "q"):
+            return
+        if command == "restart":
+            moves, show = list(start), True
+        elif command == "undo":
+            mine = [i for i in range(len(start), len(moves)) if i % 2 == human]
+            if mine:
+                moves, show = moves[: mine[-1]], True
+            else:
+                print("Nothing to undo yet.")
+        elif command in ("hint", "?"):
+            _print_hint(analyser, game, moves, hint_sims, hint_checkpoint)
+        elif game.is_terminal(state):
+            print("The game is over: type restart, undo or quit.")
+        else:
+            try:
+                action = _parse_move(game, command)
+                game.play(state, action)
+            except ValueError as err:
+                print(f"{err}. Type {moves_help}, or hint (?), undo, restart, quit.")
+                continue
+            moves.append(action)
+            show = True
+
+
+def _parse_move(game: Game, text: str) -> int:
+    if not text:
+        raise ValueError("No move given")
+    return game.parse_move(text)
+
+
+def _print_hint(
+    analyser: Analyser,
+    game: Game,
+    moves: list[int],
+    sims: int,
+    checkpoint: str | None,
+) -> None:
+    try:
+        answer = analyser.analyse(make_request(game, game.notation(moves), sims, checkpoint))
+    except AnalysisError as err:
+        print(f"No hint: {err}")
+        return
+    if answer["terminal"]:
+        print("The game is over.")
+        return
+    source = "the network" if checkpoint else "random-rollout search"
+    searched = f" after {sims} simulations" if sims else ""
+    value = answer["value"]  # hints are asked for at your turn: the value is yours
+    print(
+        f"{source}{searched}: value {value:+.2f} for you (expected score "
+        f"{_win_percent(value)}%, a draw counting half); it would play {answer['move']}"
+    )
+    if checkpoint:
+        print("  network " + "  ".join(f"{m}:{p:4.0%}" for m, p in answer["policy"].items()))
+    if answer["visits"]:
+        print("  visits  " + "  ".join(f"{m}:{n}" for m, n in answer["visits"].items()))
+
+
+def _win_percent(value: float) -> int:
+    """The expected score (win 1, draw 1/2) of a value in [-1, 1], as a percentage."""
+    return round(50 * (1 + value))
+
+
+def _act(player: Player, state: State, rng: np.random.Generator) -> int:
+    return int(player.act(stack_states([state]), rng)[0])
+
+
+def _result_line(game: Game, state: State, names: list[str]) -> str:
+    if not game.is_won(state):
+        return "Draw."
+    winner = 0 if int(state.ply) % 2 == 1 else 1
+    who = names[winner]
+    verb = "win" if who == "you" else "wins"
+    return f"{game.stone_chars[winner]} ({who}) {verb}."
+
+
+def _make_player(spec: str, game: Game, seed: int) -> Player:
+    try:
+        return make_player(spec, game, seed=seed)
+    except ValueError as err:  # includes CheckpointError
+        raise SystemExit(f"error: {err}") from None
+
+
+def _checkpoint_of(spec: str) -> str | None:
+    match = _CHECKPOINT.match(spec)
+    return match["path"] if match else None
+
+
+def _choose_game(name: str | None, specs: list[str]) -> Game:
+    """The game named, else the first checkpoint's game, else Connect Four."""
+    if name:
+        return get_game(name)
+    for spec in specs:
+        path = _checkpoint_of(spec)
+        if path:
+            from models.checkpoint import CheckpointError, load_checkpoint
+
+            try:
+                return get_game(load_checkpoint(path).game)
+            except CheckpointError as err:
+                raise SystemExit(f"error: {err}") from None
+    return get_game("connect4")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+// The browser board: all game logic stays on the server (scripts/serve.py); this file keeps
+// the list of moves, asks the server to analyse the position and for the opponent's moves,
+// and draws what comes back. Plain JavaScript, no build step.
+"use strict";
+
+const EXPERT = "expert";
+// Without a network the analysis is a random-rollout search, which needs some simulations
+// to say anything.
+const ROLLOUT_SIMULATIONS = 200;
+
+const view = {
+  game: document.getElementById("game"),
+  opponent: document.getElementById("opponent"),
+  side: document.getElementById("side"),
+  sims: document.getElementById("sims"),
+  newGame: document.getElementById("new-game"),
+  undo: document.getElementById("undo"),
+  status: document.getElementById("status"),
+  board: document.getElementById("board"),
+  probs: document.getElementById("probs"),
+  moves: document.getElementById("moves"),
+  source: document.getElementById("source"),
+  meter: document.getElementById("meter-fill"),
+  value: document.getElementById("value"),
+  error: document.getElementById("error"),
+};
+
+const state = {
+  options: null,
+  moves: [],        // move tokens in the game's notation ("4"), from the empty board
+  analysis: null,   // the server's answer for the current position
+  busy: false,
+  generation: 0,    // bumped by every new game or undo, so stale answers are dropped
+};
+
+function currentGame() {
+  return state.options.games.find((g) => g.name === view.game.value);
+}
+
+function humanSide() {
+  return view.side.value;
+}
+
+function simulations() {
+  const sims = Number.parseInt(view.sims.value, 10);
+  return Number.isFinite(sims) && sims >= 0 ? sims : 0;
+}
+
+async function api(path, body) {
+  const response = await fetch(path, {
+    method: body === undefined ? "GET" : "POST",
+    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const payload = await response.json();
+  if (!response.ok) {
+    throw new Error(payload.error || `${response.status} ${response.statusText}`);
+  }
+  return payload;
+}
+
+function fillOpponents() {
+  const previous = view.opponent.value;
+  view.opponent.replaceChildren();
+  const expert = new Option("scripted expert", EXPERT);
+  view.opponent.add(expert);
+  for (const checkpoint of state.options.checkpoints) {
+    if (checkpoint.game === view.game.value) {
+      const label = `${checkpoint.id} (${checkpoint.stage}, ${checkpoint.step} positions)`;
+      view.opponent.add(new Option(label, checkpoint.id));
+    }
+  }
+  const ids = Array.from(view.opponent.options, (o) => o.value);
+  // Prefer a network: playing one is what the page is for.
+  view.opponent.value = ids.includes(previous) ? previous : ids[ids.length - 1];
+}
+
+function analysisRequest() {
+  const opponent = view.opponent.value;
+  const network = opponent !== EXPERT;
+  return {
+    game: view.game.value,
+    position: state.moves.join(""),
+    checkpoint: network ? opponent : null,
+    simulations: network ? simulations() : Math.max(simulations(), ROLLOUT_SIMULATIONS),
+  };
+}
+
+// Analyse the position; if it is the opponent's turn, ask for its move and go on.
+async function advance() {
+  const generation = state.generation;
+  state.busy = true;
+  view.error.textContent = "";
+  try {
+    for (;;) {
+      render("Thinking…");
+      const analysis = await api("/api/analyse", analysisRequest());
+      if (generation !== state.generation) return;
+      state.analysis = analysis;
+      if (analysis.terminal || analysis.to_play === humanSide()) break;
+      render("Opponent is thinking…");
+      const reply = await api("/api/move", {
+        game: view.game.value,
+        position: state.moves.join(""),
+        opponent: view.opponent.value,
+        simulations: simulations(),
+      });
+      if (generation !== state.generation) return;
+      state.moves.push(reply.move);
+    }
+  } catch (err) {
+    if (generation === state.generation) view.error.textContent = err.message;
+  }
+  if (generation === state.generation) {
+    state.busy = false;
+    render();
+  }
+}
+
+function newGame() {
+  state.generation += 1;
+  state.moves = [];
+  state.analysis = null;
+  advance();
+}
+
+function undo() {
+  // Back to just before your last move (taking back the opponent's reply with it).
+  const mine = humanSide() === "first" ? 0 : 1;
+  let last = -1;
+  for (let i = mine; i < state.moves.length; i += 2) last = i;
+  if (last < 0) return;
+  state.generation += 1;
+  state.moves = state.moves.slice(0, last);
+  advance();
+}
+
+function play(move) {
+  const analysis = state.analysis;
+  if (state.busy || !analysis || analysis.terminal) return;
+  if (!analysis.legal_moves.includes(move)) {
+    view.error.textContent = `${move} is not a legal move here`;
+    return;
+  }
+  state.moves.push(move);
+  advance();
+}
+
+// --- drawing ---------------------------------------------------------------------------
+
+function moveOfCell(game, row, col) {
+  // Connect Four moves are columns, tic-tac-toe moves are cells (both 1-based).
+  return game.name === "connect4" ? String(col + 1) : String(row * game.cols + col + 1);
+}
+
+function shownProbabilities(analysis) {
+  // The network's priors; without a network (uniform priors) the search's visit shares.
+  if (analysis.evaluator && analysis.evaluator.startsWith("network")) return analysis.policy;
+  const total = Object.values(analysis.visits || {}).reduce((a, b) => a + b, 0);
+  if (!total) return analysis.policy || {};
+  const shares = {};
+  for (const [move, n] of Object.entries(analysis.visits)) shares[move] = n / total;
+  return shares;
+}
+
+function render(message) {
+  const game = currentGame();
+  const analysis = state.analysis;
+  view.board.className = `board ${game.name}`;
+  view.board.style.gridTemplateColumns = `repeat(${game.cols}, var(--cell))`;
+  const probs = analysis && !analysis.terminal ? shownProbabilities(analysis) : {};
+  const cells = [];
+  for (let row = 0; row < game.rows; row += 1) {
+    for (let col = 0; col < game.cols; col += 1) {
+      const stone = analysis ? analysis.board[row][col] : 0;
+      const move = moveOfCell(game, row, col);
+      const cell = document.createElement("button");
+      cell.type = "button";
+      cell.className = "cell";
+      cell.dataset.move = move;
+      cell.dataset.row = row;
+      cell.dataset.col = col;
+      if (stone) {
+        cell.classList.add(stone > 0 ? "first" : "second");
+        cell.textContent = game.name === "tictactoe" ? game.stones[stone > 0 ? 0 : 1] : "";
+      } else if (game.name === "tictactoe" && move in probs) {
+        cell.innerHTML = `<span class="p">${percent(probs[move])}</span>`;
+      }
+      cell.setAttribute("aria-label", `move ${move}`);
+      cell.addEventListener("click", () => play(move));
+      cells.push(cell);
+    }
+  }
+  view.board.replaceChildren(...cells);
+
+  // Connect Four: one probability under each column.
+  view.probs.replaceChildren();
+  view.probs.style.gridTemplateColumns = `repeat(${game.cols}, var(--cell))`;
+  if (game.name === "connect4") {
+    for (let col = 0; col < game.cols; col += 1) {
+      const move = String(col + 1);
+      const label = document.createElement("span");
+      label.className = "prob";
+      label.dataset.move = move;
+      label.textContent = move in probs ? percent(probs[move]) : "";
+      label.style.setProperty("--p", move in probs ? probs[move] : 0);
+      view.probs.append(label);
+    }
+  }
+
+  view.moves.textContent = state.moves.length ? `Moves: ${state.moves.join("")}` : "";
+  view.undo.disabled = state.busy;
+  view.status.textContent = message || statusText(game, analysis);
+  view.status.dataset.terminal = analysis && analysis.terminal ? "true" : "false";
+  renderPanel(analysis);
+}
+
+function stoneName(game, side) {
+  const index = side === "first" ? 0 : 1;
+  return game.name === "connect4" ? ["red", "yellow"][index] : game.stones[index];
+}
+
+function statusText(game, analysis) {
+  if (!analysis) return "";
+  const you = humanSide();
+  if (analysis.terminal) {
+    if (analysis.result === "draw") return "Draw.";
+    const stone = stoneName(game, analysis.result);
+    return analysis.result === you ? `You win (${stone})!` : `You lose: ${stone} wins.`;
+  }
+  const stone = stoneName(game, you);
+  const what = game.name === "connect4" ? "click a column" : "click a cell";
+  return `Your move (${stone}): ${what}.`;
+}
+
+function renderPanel(analysis) {
+  if (!analysis || analysis.terminal) {
+    view.source.textContent = analysis ? `The game is over: ${statusText(currentGame(), analysis)}` : "";
+    view.value.textContent = "–";
+    view.meter.style.width = "50%";
+    return;
+  }
+  const network = analysis.evaluator.startsWith("network");
+  const by = network ? `network ${analysis.evaluator.split("/").pop()}` : "random-rollout search";
+  const searched = analysis.simulations ? `, ${analysis.simulations} simulations` : "";
+  view.source.textContent = `By ${by}${searched}; it would play ${analysis.move}.`;
+  // The value is for the player to move; turn it into the human's expected score.
+  const value = analysis.to_play === humanSide() ? analysis.value : -analysis.value;
+  const score = (1 + value) / 2;
+  view.value.textContent = `Your chances: ${percent(score)} (value ${signed(value)} for you)`;
+  view.value.dataset.value = String(value);
+  view.meter.style.width = percent(score);
+}
+
+function percent(p) {
+  return `${Math.round(100 * p)}%`;
+}
+
+function signed(x) {
+  return `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(2)}`;
+}
+
+async function start() {
+  try {
+    state.options = await api("/api/options");
+  } catch (err) {
+    view.status.textContent = `Cannot reach the server: ${err.message}`;
+    return;
+  }
+  for (const game of state.options.games) {
+    view.game.add(new Option(game.name === "connect4" ? "Connect Four" : "tic-tac-toe", game.name));
+  }
+  view.game.value = "connect4";
+  view.sims.max = state.options.max_simulations;
+  fillOpponents();
+  view.game.addEventListener("change", () => { fillOpponents(); newGame(); });
+  view.side.addEventListener("change", newGame);
+  view.opponent.addEventListener("change", newGame);
+  view.sims.addEventListener("change", () => { if (!state.busy) advance(); });
+  view.newGame.addEventListener("click", newGame);
+  view.undo.addEventListener("click", undo);
+  newGame();
+}
+
+start();
