@@ -22,7 +22,7 @@ PUCT (AlphaZero pseudocode, Silver et al. 2018, ``ucb_score``)::
 where ``N`` is the visit count of the node (its own evaluation counts as one visit, as in
 mctx, so the priors steer even the first descent through a fresh node) and ``N(a)`` that of
 child ``a``. Ties go to the lowest action index (``np.argmax``); the reference search in
-``tests/reference_mcts.py`` does the same, which is what lets the two agree exactly.
+``train/reference_mcts.py`` does the same, which is what lets the two agree exactly.
 
 Subtree reuse (keeping the chosen child's subtree for the next move) is not implemented.
 Measured in Connect Four self-play (32 games, default temperature), the chosen child held
@@ -298,7 +298,7 @@ def _expand(
     leaves[new] = slot
 
     # Finished games take their true outcome; only the others cost an evaluator call.
-    terminal = game.is_terminal(states)
+    terminal = tree.terminal[new, slot]  # no legal move: set from ``legal`` just above
     values[new[terminal]] = game.terminal_value(states[terminal])
     if not terminal.all():
         priors, leaf_values = evaluate(states[~terminal], legal[~terminal])
