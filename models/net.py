@@ -68,20 +68,18 @@ class NetConfig:
         return asdict(self)
 
 
-# Sizes chosen with `python -m scripts.benchmark_net` (multiply-accumulates per position are
-# exact; throughputs were taken on a busy 2-core machine, 1 thread, best of 6 rounds, so read
-# them as a ranking):
-#   connect4   blocks x channels  MMAC/pos  pos/s @1  pos/s @256
-#              3 x 32                 2.4       540       3,000
-#              4 x 64 (default)      12.5       480       1,650
-#              5 x 96                35.0        90         280
-# 4 x 64 is a usual small AlphaZero tower for Connect Four: its receptive field (19 x 19 cells)
-# spans the whole board, and even under load it scores over a thousand positions per second
-# per core in batches, enough for batched self-play on 2 cores; 5 x 96 costs 3x more per
-# position for capacity imitation and self-play on a CPU budget can't fill.
-# Tic-tac-toe needs almost nothing: 1 x 32 costs 0.2 MMAC per position.
+# Sizes chosen by measurement on a 2-core CPU, 1 thread (training step at batch 256 and
+# inference at batch 256, unfused network; multiply-accumulates per position are exact):
+#   connect4   blocks x channels  MMAC/pos  train pos/s  infer pos/s
+#              4 x 32 (default)       3.1        1,730        6,700
+#              4 x 64                12.5          530        1,890
+# Four blocks already see the whole board (a 19 x 19 receptive field). On a CPU the budget,
+# not the capacity, limits both stages: 4 x 32 trains and searches ~3.3x faster than 4 x 64,
+# so stage 1 gets ~3x the epochs and stage 2 ~3x the self-play games in the same minutes.
+# Give a GPU run more (`--blocks 6 --channels 64`). Tic-tac-toe needs almost nothing:
+# 1 x 32 costs 0.2 MMAC per position.
 _DEFAULTS: dict[str, NetConfig] = {
-    "connect4": NetConfig("connect4", blocks=4, channels=64, value_hidden=64),
+    "connect4": NetConfig("connect4", blocks=4, channels=32, value_hidden=64),
     "tictactoe": NetConfig("tictactoe", blocks=1, channels=32, value_hidden=32),
 }
 

@@ -178,3 +178,20 @@ def test_selfplay_survives_kill_9_and_resumes(tmp_path: Path) -> None:
     assert resumed.metrics["iteration"] == done_before + 2
     state = resumed.training_state
     assert state is not None and len(state["buffer"]["value"]) > 0
+
+
+def test_export_drops_the_training_state_and_keeps_the_network(
+    stage1: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    target = tmp_path / "shipped.pt"
+    run_script("export_checkpoint", str(stage1 / "best.pt"), str(target), cwd=tmp_path)
+    source, shipped = load_checkpoint(stage1 / "best.pt"), load_checkpoint(target)
+    assert source.training_state is not None and shipped.training_state is None
+    assert (shipped.game, shipped.stage, shipped.step) == (source.game, source.stage, source.step)
+    obs = torch.rand(5, *shipped.model.obs_shape)
+    with torch.inference_mode():
+        for a, b in zip(source.model(obs), shipped.model(obs), strict=True):
+            torch.testing.assert_close(a, b)
+    assert target.stat().st_size < (stage1 / "best.pt").stat().st_size
