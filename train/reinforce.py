@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +37,12 @@ from tqdm import tqdm
 
 from envs import Game, State, concat_states
 from envs.players import sample_masked
-from models.checkpoint import save_checkpoint
 from models.net import PolicyValueNet, predict
 from train.evaluators import NetworkEvaluator
 from train.imitation import PositionTensors
 from train.mcts import Evaluator
 from train.optim import make_optimizer, train_step
-from train.selfplay import LoopProgress
+from train.selfplay import LoopProgress, end_iteration
 from train.tb import RunLogger
 
 
@@ -331,26 +330,20 @@ def run_reinforce(
             pool.append(_snapshot(model))
             del pool[1 : max(1, len(pool) - config.pool_size)]
         metrics["reinforce/pool_size"] = float(len(pool))
-        if evaluate is not None and (
-            (iteration + 1) % eval_every == 0 or iteration + 1 == config.iterations
-        ):
-            metrics.update(evaluate(model))
-        logger.scalars(metrics, progress.positions_seen)
-        progress.iteration = iteration + 1
-        progress.elapsed = logger.elapsed
-        save_checkpoint(
-            checkpoint_dir / "latest.pt",
+        due = (iteration + 1) % eval_every == 0 or iteration + 1 == config.iterations
+        end_iteration(
             model,
-            stage="selfplay",
-            step=progress.positions_seen,
-            args=args,
-            metrics={**metrics, "iteration": progress.iteration, "elapsed_s": progress.elapsed},
+            metrics,
+            progress,
+            evaluate=evaluate if due else None,
+            logger=logger,
+            checkpoint_dir=checkpoint_dir,
             seed=seed,
+            args=args,
             training_state={
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "numpy_rng": rng.bit_generator.state,
-                "progress": asdict(progress),
                 "pool": pool,
             },
         )

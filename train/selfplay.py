@@ -174,27 +174,21 @@ def run_selfplay(
         metrics["charts/learning_rate"] = scheduler.get_last_lr()[0]
         metrics["charts/positions_per_s"] = steps * config.batch_size / max(train_seconds, 1e-9)
         metrics["selfplay/buffer_size"] = float(len(buffer))
-        if evaluate is not None and (
-            (iteration + 1) % eval_every == 0 or iteration + 1 == config.iterations
-        ):
-            metrics.update(evaluate(model))
-        logger.scalars(metrics, progress.positions_seen)
-        progress.iteration = iteration + 1
-        progress.elapsed = logger.elapsed
-        save_checkpoint(
-            checkpoint_dir / "latest.pt",
+        due = (iteration + 1) % eval_every == 0 or iteration + 1 == config.iterations
+        end_iteration(
             model,
-            stage="selfplay",
-            step=progress.positions_seen,
-            args=args,
-            metrics={**metrics, "iteration": progress.iteration, "elapsed_s": progress.elapsed},
+            metrics,
+            progress,
+            evaluate=evaluate if due else None,
+            logger=logger,
+            checkpoint_dir=checkpoint_dir,
             seed=seed,
+            args=args,
             training_state={
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "buffer": buffer.state_dict(),
                 "numpy_rng": rng.bit_generator.state,
-                "progress": asdict(progress),
             },
         )
         bar.set_postfix(
@@ -204,6 +198,37 @@ def run_selfplay(
         if "eval/vs_expert/score" in metrics:
             tqdm.write(_summary(progress, metrics))
     return metrics
+
+
+def end_iteration(
+    model: PolicyValueNet,
+    metrics: dict[str, float],
+    progress: LoopProgress,
+    *,
+    evaluate: Callable[[PolicyValueNet], dict[str, float]] | None,
+    logger: RunLogger,
+    checkpoint_dir: Path,
+    seed: int,
+    args: dict[str, Any],
+    training_state: dict[str, Any],
+) -> None:
+    """What ends every stage-2 iteration, whatever the algorithm: evaluate (when given),
+    log, count the iteration done, and write ``latest.pt`` with the loop's own state."""
+    if evaluate is not None:
+        metrics.update(evaluate(model))
+    logger.scalars(metrics, progress.positions_seen)
+    progress.iteration += 1
+    progress.elapsed = logger.elapsed
+    save_checkpoint(
+        checkpoint_dir / "latest.pt",
+        model,
+        stage="selfplay",
+        step=progress.positions_seen,
+        args=args,
+        metrics={**metrics, "iteration": progress.iteration, "elapsed_s": progress.elapsed},
+        seed=seed,
+        training_state={**training_state, "progress": asdict(progress)},
+    )
 
 
 def _summary(progress: LoopProgress, metrics: dict[str, float]) -> str:
