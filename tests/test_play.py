@@ -141,12 +141,16 @@ def test_watch_two_players(tiny: Path, capsys) -> None:
 
 
 def test_ctrl_c_exits_cleanly() -> None:
+    # A shell that starts a job in the background (as CI runners may) leaves SIGINT ignored
+    # in it, and Python then never raises KeyboardInterrupt: restore the default, as a
+    # terminal would have it.
     process = subprocess.Popen(
         [sys.executable, "-m", "scripts.play", "--game", "tictactoe"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=ENV,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     seen = b""
     deadline = time.monotonic() + 60
