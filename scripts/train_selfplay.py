@@ -40,7 +40,9 @@ class Args:
     games_per_iteration: int = arg(64, "games played per iteration, all searched in one batch")
     simulations: int = arg(64, "MCTS simulations per move in self-play")
     temperature_moves: int | None = arg(
-        None, "moves sampled from the visit counts before play turns greedy (default per game)"
+        None,
+        "moves sampled from the visit counts before play turns greedy (default per game: "
+        "every move of tic-tac-toe, 10 in Connect Four)",
     )
     buffer_size: int = arg(60_000, "replay buffer capacity, in positions")
     sample_reuse: float = arg(4.0, "SGD samples drawn per new self-play position")
@@ -88,6 +90,11 @@ def main(argv: list[str] | None = None) -> None:
     set_threads(args.threads)
     model.to(device)
 
+    if args.temperature_moves is None:
+        # Tic-tac-toe is short and self-play must still visit odd positions for the network
+        # to play them well: sampling every move took the network alone from 0.84 to 0.98
+        # optimal on all 4,520 positions (see the README).
+        args = dataclasses.replace(args, temperature_moves=9 if game.name == "tictactoe" else 10)
     if args.lr is None:
         args = dataclasses.replace(args, lr=1e-3 if args.algo == "alphazero" else 2e-4)
     config = SelfPlayConfig(
