@@ -68,16 +68,17 @@ class NetConfig:
         return asdict(self)
 
 
-# Sizes chosen by measurement on a 2-core CPU, 1 thread (training step at batch 256 and
-# inference at batch 256, unfused network; multiply-accumulates per position are exact):
-#   connect4   blocks x channels  MMAC/pos  train pos/s  infer pos/s
-#              4 x 32 (default)       3.1        1,730        6,700
-#              4 x 64                12.5          530        1,890
+# Sizes chosen by measurement on a 2-core CPU, 1 thread, batch 256, unfused network
+# (`python -m scripts.benchmark_net --blocks 4 --channels 32 64 --threads 1`; the
+# multiply-accumulates per position are exact):
+#   connect4   blocks x channels  MMAC/pos  pos/s @1  pos/s @256
+#              4 x 32 (default)       3.1       870      3,676
+#              4 x 64                12.5       380      1,369
 # Four blocks already see the whole board (a 19 x 19 receptive field). On a CPU the budget,
-# not the capacity, limits both stages: 4 x 32 trains and searches ~3.3x faster than 4 x 64,
-# so stage 1 gets ~3x the epochs and stage 2 ~3x the self-play games in the same minutes.
-# Give a GPU run more (`--blocks 6 --channels 64`). Tic-tac-toe needs almost nothing:
-# 1 x 32 costs 0.2 MMAC per position.
+# not the capacity, limits both stages: 4 x 32 runs ~2.5x faster than 4 x 64, so stage 1
+# gets ~2.5x the epochs and stage 2 ~2.5x the self-play games in the same minutes. Give a GPU
+# run more (`--blocks 6 --channels 64`). Tic-tac-toe needs almost nothing: 1 x 32 costs
+# 0.2 MMAC per position.
 _DEFAULTS: dict[str, NetConfig] = {
     "connect4": NetConfig("connect4", blocks=4, channels=32, value_hidden=64),
     "tictactoe": NetConfig("tictactoe", blocks=1, channels=32, value_hidden=32),
