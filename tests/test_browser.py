@@ -98,8 +98,14 @@ def wait_idle(driver) -> str:
     from selenium.webdriver.support.ui import WebDriverWait
 
     def idle(d) -> str | bool:
-        text = d.find_element("id", "status").text
-        over = d.find_element("id", "status").get_attribute("data-terminal") == "true"
+        # Text and flag are read in one script call: read separately, the page can change
+        # between the two reads (a stale "thinking" text with a fresh "terminal" flag).
+        text, terminal = d.execute_script(
+            "const s = document.getElementById('status');"
+            "return [s.textContent, s.getAttribute('data-terminal')];"
+        )
+        text = " ".join(text.split())
+        over = terminal == "true" and "thinking" not in text
         return text if over or text.startswith("Your move") else False
 
     return WebDriverWait(driver, WAIT_S, poll_frequency=0.02).until(idle)
