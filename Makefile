@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # override it (e.g. `make setup TORCH_SPEC='torch>=2.2,<3'`) or install torch yourself first.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup test test-slow lint format clean
+.PHONY: setup test test-slow lint format clean demo-quick
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,18 @@ test: lint  ## the default suite (lint, then pytest without the slow tests)
 
 test-slow: setup  ## only the tests marked slow
 	$(BIN)/python -m pytest -q -m slow
+
+# The whole story on tic-tac-toe in a few minutes: expert games -> stage 1 -> stage 2 -> report.
+DEMO_QUICK_RUNS ?= runs/demo-quick
+demo-quick: setup  ## stage 1, stage 2 and the report on tic-tac-toe
+	rm -rf $(DEMO_QUICK_RUNS)
+	$(BIN)/python -m scripts.train_imitation --game tictactoe --run-dir $(DEMO_QUICK_RUNS)
+	$(BIN)/python -m scripts.train_selfplay --init $(DEMO_QUICK_RUNS)/tictactoe__imitation__1__*/best.pt \
+		--iterations 20 --games-per-iteration 128 --eval-every 5 --run-dir $(DEMO_QUICK_RUNS)
+	$(BIN)/python -m scripts.compare --logdir $(DEMO_QUICK_RUNS) --game tictactoe --quick \
+		--out $(DEMO_QUICK_RUNS)/report
+	@echo "report: $(DEMO_QUICK_RUNS)/report/report.md"
+	@echo "curves: $(BIN)/tensorboard --logdir $(DEMO_QUICK_RUNS)"
 
 format: setup
 	$(BIN)/ruff format .
