@@ -39,15 +39,6 @@ FLAGS = [
 WAIT_S = 60  # generous: CI machines can be slow and busy
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny networks run fastest on one thread (extra threads spin on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
     reason="no browser: /usr/bin/chromium and /usr/bin/chromedriver are not installed "

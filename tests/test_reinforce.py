@@ -31,16 +31,6 @@ from train.tb import RunLogger
 TINY = NetConfig("tictactoe", blocks=1, channels=16, value_hidden=16)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Batches of a few tic-tac-toe positions: torch's thread pool only adds contention on a
-    # busy machine (measured 14x slower with the default threads under load).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _tiny_net(seed: int) -> PolicyValueNet:
     torch.manual_seed(seed)
     return PolicyValueNet(TINY).eval()

@@ -21,15 +21,6 @@ from scripts.serve import STATIC_DIR, App, Args, make_server
 from train.analysis import Analyser, make_request
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny networks run fastest on one thread (extra threads spin on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Tiny checkpoints for both games, and a .pt file that is not a checkpoint."""
