@@ -44,10 +44,16 @@ class Args:
         "moves sampled from the visit counts before play turns greedy (default per game: "
         "every move of tic-tac-toe, 10 in Connect Four)",
     )
+    random_opening: int | None = arg(
+        None,
+        "each self-play game starts after 0..N uniformly random plies (default per game: "
+        "6 in tic-tac-toe, 0 in Connect Four)",
+    )
     buffer_size: int = arg(60_000, "replay buffer capacity, in positions")
     sample_reuse: float = arg(4.0, "SGD samples drawn per new self-play position")
     batch_size: int = arg(256, "SGD batch size")
     lr: float | None = arg(None, "AdamW learning rate (default: 1e-3 alphazero, 2e-4 reinforce)")
+    lr_decay: bool = arg(True, "alphazero: cosine decay of the rate to 10% over the iterations")
     weight_decay: float = arg(1e-4, "AdamW weight decay")
     augment: bool = arg(True, "augment training samples with the board's symmetries")
     temperature: float = arg(1.0, "reinforce: sampling temperature of both sides' moves")
@@ -58,6 +64,9 @@ class Args:
     eval_every: int = arg(5, "evaluate every N iterations (and after the last)")
     eval_games: int = arg(100, "games per evaluation duel (0: no duels)")
     eval_search_sims: int = arg(0, "also evaluate the network inside MCTS with N simulations")
+    workers: int = arg(
+        1, "alphazero: processes playing the self-play games, one core each (CPU only)"
+    )
     threads: int = arg(1, "torch CPU threads (1 is fastest on a busy 2-core machine)")
     device: Literal["auto", "cpu", "cuda"] = arg("auto", "where the network runs")
     seed: int = arg(1, "seed of every random choice in the run")
@@ -85,6 +94,10 @@ def main(argv: list[str] | None = None) -> None:
         model, game, start_positions, elapsed = _initial_model(args)
         run_path = writable_dir(Path(args.run_dir)) / run_name(game.name, args.exp_name, args.seed)
     device = resolve_device(args.device)
+    if args.workers > 1 and device != "cpu":
+        raise SystemExit(
+            "error: --workers is for CPU self-play; on a GPU raise --games-per-iteration"
+        )
     run_path = writable_dir(run_path)
     torch.manual_seed(args.seed)
     set_threads(args.threads)
@@ -95,6 +108,10 @@ def main(argv: list[str] | None = None) -> None:
         # to play them well: sampling every move took the network alone from 0.84 to 0.98
         # optimal on all 4,520 positions (see the README).
         args = dataclasses.replace(args, temperature_moves=9 if game.name == "tictactoe" else 10)
+    if args.random_opening is None:
+        # The network alone must play every tic-tac-toe position well, including those only
+        # a bad opponent reaches; random starts put them in the buffer (see the README).
+        args = dataclasses.replace(args, random_opening=6 if game.name == "tictactoe" else 0)
     if args.lr is None:
         args = dataclasses.replace(args, lr=1e-3 if args.algo == "alphazero" else 2e-4)
     config = SelfPlayConfig(
@@ -102,12 +119,15 @@ def main(argv: list[str] | None = None) -> None:
         games_per_iteration=args.games_per_iteration,
         simulations=args.simulations,
         temperature_moves=args.temperature_moves,
+        random_opening=args.random_opening,
         buffer_size=args.buffer_size,
         sample_reuse=args.sample_reuse,
         batch_size=args.batch_size,
         lr=args.lr,
+        lr_decay=args.lr_decay,
         weight_decay=args.weight_decay,
         augment=args.augment,
+        workers=args.workers,
     )
     strength = StrengthConfig.for_game(
         game.name, games=args.eval_games, search_sims=args.eval_search_sims

@@ -40,6 +40,18 @@ def make_optimizer(
     return optimizer, scheduler
 
 
+def anneal(scheduler: torch.optim.lr_scheduler.LambdaLR, base_lr: float, done: float) -> None:
+    """Set the rate of a run whose length is counted in iterations, not steps (stage 2):
+    ``base_lr`` times the cosine multiplier of :func:`lr_schedule` at fraction ``done``.
+
+    The scheduler keeps its base rates in its state dict, so a resumed run carries on.
+    """
+    factor = lr_schedule(round(done * 1_000_000), 1_000_000, warmup_fraction=0.0)
+    scheduler.base_lrs = [base_lr * factor for _ in scheduler.base_lrs]
+    for group, rate in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, strict=True):
+        group["lr"] = rate
+
+
 def train_step(
     model: PolicyValueNet,
     optimizer: torch.optim.Optimizer,

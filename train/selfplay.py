@@ -26,9 +26,15 @@ from models.net import PolicyValueNet
 from train.evaluators import NetworkEvaluator
 from train.imitation import PositionTensors
 from train.mcts import MCTSConfig
-from train.optim import make_optimizer, train_step
+from train.optim import anneal, make_optimizer, train_step
 from train.replay import ReplayBuffer
-from train.selfplay_games import SelfPlayStats, play_selfplay_games
+from train.selfplay_games import (
+    SelfPlayRecords,
+    SelfPlayStats,
+    play_selfplay_games,
+    random_starts,
+)
+from train.selfplay_workers import SelfPlayWorkers
 from train.tb import RunLogger
 
 
@@ -40,14 +46,17 @@ class SelfPlayConfig:
     games_per_iteration: int = 64
     simulations: int = 64
     temperature_moves: int | None = None  # None: the search module's default per game
+    random_opening: int = 0  # each game starts after 0..N uniformly random plies
     buffer_size: int = 60_000
     sample_reuse: float = 4.0  # SGD samples drawn per new position
     batch_size: int = 256
     lr: float = 1e-3
+    lr_decay: bool = True  # cosine decay to 10% of ``lr`` over the iterations
     weight_decay: float = 1e-4
     grad_clip: float = 1.0
     value_weight: float = 1.0
     augment: bool = True
+    workers: int = 1  # processes playing the self-play games (CPU; see selfplay_workers)
 
 
 @dataclass
@@ -144,60 +153,80 @@ def run_selfplay(
         progress = LoopProgress(**resume["progress"])
     search_config = MCTSConfig(num_simulations=config.simulations)
     evaluator = NetworkEvaluator(model, game, device=device)
-    metrics: dict[str, float] = {}
-    bar = tqdm(
-        range(progress.iteration, config.iterations),
-        desc="self-play",
-        initial=progress.iteration,
-        total=config.iterations,
-    )
-    for iteration in bar:
-        model.eval()
-        records = play_selfplay_games(
-            game,
-            evaluator,
-            search_config,
-            config.games_per_iteration,
-            rng,
-            temperature_moves=config.temperature_moves,
+    workers = SelfPlayWorkers(config.workers) if config.workers > 1 else None
+    try:
+        metrics: dict[str, float] = {}
+        bar = tqdm(
+            range(progress.iteration, config.iterations),
+            desc="self-play",
+            initial=progress.iteration,
+            total=config.iterations,
         )
-        buffer.add(records.states, records.policies, records.outcomes)
-        progress.selfplay_positions += len(records)
-        steps = math.ceil(len(records) * config.sample_reuse / config.batch_size)
-        started = time.perf_counter()
-        metrics = train_on_buffer(
-            game, model, optimizer, scheduler, buffer, steps, config, rng, device
-        )
-        train_seconds = time.perf_counter() - started
-        progress.positions_seen += steps * config.batch_size
-        metrics.update(selfplay_metrics(records.stats))
-        metrics["charts/learning_rate"] = scheduler.get_last_lr()[0]
-        metrics["charts/positions_per_s"] = steps * config.batch_size / max(train_seconds, 1e-9)
-        metrics["selfplay/buffer_size"] = float(len(buffer))
-        due = (iteration + 1) % eval_every == 0 or iteration + 1 == config.iterations
-        end_iteration(
-            model,
-            metrics,
-            progress,
-            evaluate=evaluate if due else None,
-            logger=logger,
-            checkpoint_dir=checkpoint_dir,
-            seed=seed,
-            args=args,
-            training_state={
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "buffer": buffer.state_dict(),
-                "numpy_rng": rng.bit_generator.state,
-            },
-        )
-        bar.set_postfix(
-            loss=f"{metrics['losses/total']:.3f}",
-            length=f"{metrics['selfplay/game_length']:.1f}",
-        )
-        if "eval/vs_expert/score" in metrics:
-            tqdm.write(_summary(progress, metrics))
-    return metrics
+        for iteration in bar:
+            model.eval()
+            records = _play_games(game, model, evaluator, workers, search_config, config, rng)
+            buffer.add(records.states, records.policies, records.outcomes)
+            progress.selfplay_positions += len(records)
+            steps = math.ceil(len(records) * config.sample_reuse / config.batch_size)
+            if config.lr_decay:
+                anneal(scheduler, config.lr, iteration / max(1, config.iterations - 1))
+            started = time.perf_counter()
+            metrics = train_on_buffer(
+                game, model, optimizer, scheduler, buffer, steps, config, rng, device
+            )
+            train_seconds = time.perf_counter() - started
+            progress.positions_seen += steps * config.batch_size
+            metrics.update(selfplay_metrics(records.stats))
+            metrics["charts/learning_rate"] = scheduler.get_last_lr()[0]
+            metrics["charts/positions_per_s"] = steps * config.batch_size / max(train_seconds, 1e-9)
+            metrics["selfplay/buffer_size"] = float(len(buffer))
+            due = (iteration + 1) % eval_every == 0 or iteration + 1 == config.iterations
+            end_iteration(
+                model,
+                metrics,
+                progress,
+                evaluate=evaluate if due else None,
+                logger=logger,
+                checkpoint_dir=checkpoint_dir,
+                seed=seed,
+                args=args,
+                training_state={
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "buffer": buffer.state_dict(),
+                    "numpy_rng": rng.bit_generator.state,
+                },
+            )
+            bar.set_postfix(
+                loss=f"{metrics['losses/total']:.3f}",
+                length=f"{metrics['selfplay/game_length']:.1f}",
+            )
+            if "eval/vs_expert/score" in metrics:
+                tqdm.write(_summary(progress, metrics))
+        return metrics
+    finally:
+        if workers is not None:
+            workers.close()
+
+
+def _play_games(
+    game: Game,
+    model: PolicyValueNet,
+    evaluator: NetworkEvaluator,
+    workers: SelfPlayWorkers | None,
+    search_config: MCTSConfig,
+    config: SelfPlayConfig,
+    rng: np.random.Generator,
+) -> SelfPlayRecords:
+    """One iteration's self-play games, in this process or shared out over ``workers``."""
+    starts = None
+    if config.random_opening > 0:
+        starts = random_starts(game, config.games_per_iteration, config.random_opening, rng)
+    options = {"temperature_moves": config.temperature_moves, "start_states": starts}
+    n = config.games_per_iteration
+    if workers is not None:
+        return workers.play(model, search_config, n, rng, **options)
+    return play_selfplay_games(game, evaluator, search_config, n, rng, **options)
 
 
 def end_iteration(

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.core import Game, State, concat_states
+from envs.core import Game, State, concat_states, select_states
+from envs.players import sample_masked
 from train.mcts import Evaluator, MCTSConfig, search, select_action
 
 
@@ -163,6 +164,52 @@ def play_selfplay_games(
         moves=[game.notation(m) for m in moves],
         stats=stats,
     )
+
+
+def merge_records(parts: list[SelfPlayRecords], wall_time_s: float) -> SelfPlayRecords:
+    """One :class:`SelfPlayRecords` from the records of games played apart (e.g. by worker
+    processes at the same time, together taking ``wall_time_s``); games keep their order."""
+    offsets = np.cumsum([0] + [len(p.moves) for p in parts[:-1]])
+    games = np.array([len(p.moves) for p in parts], dtype=np.float64)
+    positions = np.array([len(p) for p in parts], dtype=np.float64)
+    stats = [p.stats for p in parts]
+    stats = SelfPlayStats(
+        game_lengths=np.concatenate([s.game_lengths for s in stats]),
+        first_player_win_rate=float(
+            np.average([s.first_player_win_rate for s in stats], weights=games)
+        ),
+        draw_rate=float(np.average([s.draw_rate for s in stats], weights=games)),
+        search_entropy=float(np.average([s.search_entropy for s in stats], weights=positions)),
+        prior_entropy=float(np.average([s.prior_entropy for s in stats], weights=positions)),
+        simulations=sum(s.simulations for s in stats),
+        wall_time_s=wall_time_s,
+    )
+    return SelfPlayRecords(
+        states=concat_states([p.states for p in parts]),
+        policies=np.concatenate([p.policies for p in parts]),
+        outcomes=np.concatenate([p.outcomes for p in parts]),
+        game_index=np.concatenate([p.game_index + o for p, o in zip(parts, offsets, strict=True)]),
+        moves=[m for p in parts for m in p.moves],
+        stats=stats,
+    )
+
+
+def random_starts(game: Game, n: int, max_plies: int, rng: np.random.Generator) -> State:
+    """State[n]: unfinished positions, each after its own uniformly drawn 0..``max_plies``
+    random legal moves from the empty board.
+
+    Self-play from the empty board keeps to the lines the network likes; starting some games
+    off those lines puts positions in the replay buffer that a good player never reaches but
+    an opponent can steer into. A random move that would end the game is not played (the
+    position stays one ply shorter), so every start is unfinished.
+    """
+    plies = rng.integers(0, max_plies + 1, n)
+    state = game.initial_state(n)
+    for ply in range(max_plies):
+        moves = sample_masked(game.legal_mask(state).astype(np.float64), rng)
+        after = game.step(state, moves)
+        state = select_states((plies > ply) & ~game.is_terminal(after), after, state)
+    return state
 
 
 def _entropy(p: np.ndarray) -> np.ndarray:

@@ -1,0 +1,110 @@
+"""Self-play plumbing: random starts, merged records, worker processes, the stage-2 rate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from envs import CONNECT4, GAMES, TICTACTOE, Game
+from models.net import NetConfig, PolicyValueNet
+from train.evaluators import NetworkEvaluator, UniformEvaluator
+from train.mcts import MCTSConfig
+from train.optim import anneal, make_optimizer
+from train.selfplay_games import merge_records, play_selfplay_games, random_starts
+from train.selfplay_workers import SelfPlayWorkers
+
+
+@pytest.mark.parametrize("game", GAMES.values(), ids=GAMES.keys())
+def test_random_starts_are_unfinished_positions_of_every_depth(game: Game) -> None:
+    starts = random_starts(game, 400, 8, np.random.default_rng(0))
+    assert not game.is_terminal(starts).any()
+    assert starts.ply.min() == 0 and starts.ply.max() <= 8
+    # Plies are drawn uniformly from 0..8; only a move that would end the game is skipped.
+    assert len(np.unique(starts.ply)) >= 8
+    # Each start is a real position: its stones count matches its ply.
+    stones = (game.board(starts) != 0).reshape(400, -1).sum(axis=1)
+    np.testing.assert_array_equal(stones, starts.ply)
+    again = random_starts(game, 400, 8, np.random.default_rng(0))
+    np.testing.assert_array_equal(again.own, starts.own)
+
+
+def test_random_starts_never_hand_over_a_finished_tictactoe_game() -> None:
+    # Eight random plies end many tic-tac-toe games; those games stop one ply earlier.
+    starts = random_starts(TICTACTOE, 2000, 8, np.random.default_rng(1))
+    assert not TICTACTOE.is_terminal(starts).any()
+    assert TICTACTOE.legal_mask(starts).any(axis=1).all()
+
+
+def test_merged_records_equal_the_parts_side_by_side() -> None:
+    game = TICTACTOE
+    config = MCTSConfig(num_simulations=8)
+    parts = [
+        play_selfplay_games(game, UniformEvaluator(game), config, n, np.random.default_rng(n))
+        for n in (3, 5)
+    ]
+    merged = merge_records(parts, wall_time_s=2.0)
+    assert merged.moves == parts[0].moves + parts[1].moves
+    assert len(merged) == len(parts[0]) + len(parts[1])
+    # Game 0 of the second part is game 3 of the merge.
+    np.testing.assert_array_equal(merged.game_index[len(parts[0]) :], parts[1].game_index + 3)
+    np.testing.assert_array_equal(merged.outcomes, np.concatenate([p.outcomes for p in parts]))
+    # Rates over the 8 games, recomputed from the games themselves.
+    lengths = np.concatenate([p.stats.game_lengths for p in parts])
+    np.testing.assert_array_equal(merged.stats.game_lengths, lengths)
+    first_wins = sum(p.stats.first_player_win_rate * len(p.moves) for p in parts)
+    assert merged.stats.first_player_win_rate == pytest.approx(first_wins / 8)
+    assert merged.stats.simulations == lengths.sum() * 8
+    assert merged.stats.positions_per_s == pytest.approx(lengths.sum() / 2.0)
+
+
+def test_workers_play_the_games_one_process_would_play_with_their_seeds() -> None:
+    game = CONNECT4
+    torch.manual_seed(0)
+    model = PolicyValueNet(NetConfig("connect4", blocks=1, channels=8, value_hidden=8)).eval()
+    config = MCTSConfig(num_simulations=6)
+    starts = random_starts(game, 5, 4, np.random.default_rng(3))
+    with SelfPlayWorkers(2) as workers:
+        pooled = workers.play(
+            model, config, 5, np.random.default_rng(9), temperature_moves=2, start_states=starts
+        )
+    # The oracle: the same shares (3 and 2 games) with the same seeds, in this process.
+    seeds = np.random.default_rng(9).integers(0, 2**63 - 1, 2)
+    evaluate = NetworkEvaluator(model, game)
+    alone = [
+        play_selfplay_games(
+            game,
+            evaluate,
+            config,
+            len(share),
+            np.random.default_rng(int(seed)),
+            temperature_moves=2,
+            start_states=starts[share],
+        )
+        for share, seed in zip((np.arange(3), np.arange(3, 5)), seeds, strict=True)
+    ]
+    expected = merge_records(alone, wall_time_s=1.0)
+    assert pooled.moves == expected.moves
+    np.testing.assert_array_equal(pooled.states.own, expected.states.own)
+    np.testing.assert_allclose(pooled.policies, expected.policies)
+    np.testing.assert_array_equal(pooled.outcomes, expected.outcomes)
+
+
+def test_a_pool_needs_two_workers() -> None:
+    with pytest.raises(ValueError, match="at least 2"):
+        SelfPlayWorkers(1)
+
+
+def test_anneal_follows_the_cosine_from_the_rate_to_a_tenth() -> None:
+    model = PolicyValueNet(NetConfig("tictactoe", blocks=0, channels=4, value_hidden=4))
+    optimizer, scheduler = make_optimizer(model, 1e-3, 0.0)
+    for done, expected in [(0.0, 1e-3), (0.5, 0.55e-3), (1.0, 1e-4)]:
+        anneal(scheduler, 1e-3, done)
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(expected, rel=1e-5)
+        # Training steps keep the annealed rate, and it survives a save and a reload.
+        optimizer.step()
+        scheduler.step()
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(expected, rel=1e-5)
+        _, restored = make_optimizer(model, 1e-3, 0.0)
+        restored.load_state_dict(scheduler.state_dict())
+        assert restored.base_lrs[0] == pytest.approx(expected, rel=1e-5)
