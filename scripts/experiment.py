@@ -1,0 +1,317 @@
+"""Experiments on the recipe: stage 1's data wall, strength against thinking time, and what
+a warm start saves stage 2.
+
+python -m scripts.experiment data-wall      # stage 1 on 250..16,000 expert games, 1..64 epochs
+python -m scripts.experiment thinking --checkpoints runs/<stage-2 run>/latest.pt
+python -m scripts.experiment warm-vs-zero   # stage 2 from checkpoints/connect4_stage1.pt and zero
+python -m scripts.experiment EXPERIMENT --quick   # tiny budgets: seconds (the smoke test's)
+python -m scripts.experiment EXPERIMENT --help    # its flags
+
+Each writes summary.md, results.json and figures to OUT/experiments/EXPERIMENT/ (OUT: --out,
+default report, the folder scripts/compare.py writes) and links them from
+OUT/experiments/index.md; its training runs go under --run-dir.
+The same command and seed give the same numbers and figures; only wall times vary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, NoReturn
+
+from envs import Game, get_game
+from envs.experts import make_expert
+from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from models.net import default_config
+from scripts.cli import arg, build_parser, resolve_device, set_threads, writable_dir
+from scripts.train_imitation import GAME_DEFAULTS
+from train.experiment_summaries import write_data_wall, write_thinking, write_warm_vs_zero
+from train.experiments import DataWallConfig, Yardstick, data_wall, thinking, warm_vs_zero
+from train.expert_data import GenerationConfig
+from train.imitation import ImitationConfig
+from train.selfplay import SelfPlayConfig
+from train.strength import StrengthConfig
+
+
+@dataclass
+class Common:
+    """Flags every experiment takes."""
+
+    out: str = arg("report", "the report folder; writes OUT/experiments/EXPERIMENT/")
+    games: int = arg(100, "games against the teacher per measured point, half with each colour")
+    positions: int | None = arg(
+        None,
+        "solver-graded positions per point, drawn with the seed; None: all of the game's "
+        "(Connect Four's 1,200-position benchmark set, tic-tac-toe's 4,520 positions)",
+    )
+    opening_moves: int | None = arg(
+        None, "random plies opening each duel game, the same for both colours (None: 2, or 0 "
+        "for tic-tac-toe)"
+    )  # fmt: skip
+    quick: bool = arg(False, "tiny budgets, done in seconds (flags given still apply)")
+    seed: int = arg(0, "seed of the expert games, initial weights, training and measurements")
+    threads: int = arg(1, "torch CPU threads")
+    device: Literal["auto", "cpu", "cuda"] = arg("cpu", "where the networks train and play")
+
+
+@dataclass
+class DataWallArgs(Common):
+    """Stage 1 with more expert games, then with more epochs: where do returns flatten?"""
+
+    game: Literal["tictactoe", "connect4"] = arg("connect4", "the game")
+    sizes: tuple[int, ...] = arg(
+        DataWallConfig.sizes, "training games of the size sweep (each set a prefix of the next)"
+    )
+    epochs: int = arg(DataWallConfig.epochs, "epochs of every run of the size sweep")
+    epoch_games: int = arg(DataWallConfig.epoch_games, "training games of the epoch sweep")
+    epoch_counts: tuple[int, ...] = arg(
+        DataWallConfig.epoch_counts, "epochs of the epoch sweep, each its own run"
+    )
+    val_games: int = arg(DataWallConfig.val_games, "held-out expert games, shared by all runs")
+    depth: int | None = arg(None, "Connect Four expert depth (None: the expert's default)")
+    temperature: float | None = arg(
+        None, "expert softmax temperature (None: as train_imitation, 0.5 / 0 for tic-tac-toe)"
+    )
+    random_opening: int | None = arg(
+        None, "random plies opening each expert game (None: as train_imitation, 2 / 6)"
+    )
+    batch_size: int = arg(ImitationConfig.batch_size, "SGD batch size")
+    lr: float = arg(ImitationConfig.lr, "peak AdamW learning rate (warm-up, then cosine decay)")
+    workers: int = arg(1, "processes generating the expert games")
+    cache_dir: str = arg("data/cache", "where expert games are cached")
+    run_dir: str = arg("runs/experiments", "parent folder of the training runs")
+
+
+@dataclass
+class ThinkingArgs(Common):
+    """Strength against MCTS simulations per move, beside the expert's own depth sweep."""
+
+    positions: int | None = arg(
+        400, "solver-graded positions per point (more than the game has: all)"
+    )
+    stage1: str = arg("checkpoints/connect4_stage1.pt", "the stage-1 checkpoint")
+    checkpoints: tuple[str, ...] = arg((), "more checkpoints of the game (e.g. a stage-2 run's)")
+    sims: tuple[int, ...] = arg((0, 4, 16, 64, 256, 1024), "MCTS simulations per move (0: alone)")
+    depths: tuple[int, ...] = arg(
+        (1, 3, 5, 7), "expert depths to measure too (Connect Four; tic-tac-toe's has no depth)"
+    )
+
+
+@dataclass
+class WarmVsZeroArgs(Common):
+    """Stage 2 from the stage-1 checkpoint and from scratch: how much compute does it save?"""
+
+    stage1: str = arg(
+        "checkpoints/connect4_stage1.pt",
+        "the warm start; its step and metrics' elapsed_s count as stage 1's cost",
+    )
+    game: Literal["tictactoe", "connect4"] | None = arg(
+        None, "the game, checked against the checkpoint's (None: the checkpoint's)"
+    )
+    iterations: int = arg(40, "self-play iterations of each run")
+    eval_every: int = arg(4, "measure every N iterations (and before the first, after the last)")
+    games_per_iteration: int = arg(
+        SelfPlayConfig.games_per_iteration, "self-play games per iteration"
+    )
+    simulations: int = arg(SelfPlayConfig.simulations, "MCTS simulations per self-play move")
+    buffer_size: int = arg(SelfPlayConfig.buffer_size, "replay buffer capacity, in positions")
+    sample_reuse: float = arg(SelfPlayConfig.sample_reuse, "SGD samples per new position")
+    lr: float = arg(SelfPlayConfig.lr, "AdamW learning rate")
+    run_dir: str = arg("runs/experiments", "parent folder of the training runs")
+
+
+#: What --quick changes, for the flags left at their defaults.
+QUICK = {
+    "data-wall": {
+        **{"sizes": (20, 40, 80), "epochs": 1, "epoch_games": 40, "epoch_counts": (1, 2)},
+        **{"val_games": 20, "games": 6, "positions": 60},
+    },
+    "thinking": {"sims": (0, 4), "depths": (1, 3), "positions": 40, "games": 4},
+    "warm-vs-zero": {
+        **{"iterations": 2, "eval_every": 1, "games_per_iteration": 4, "simulations": 4},
+        **{"positions": 60, "games": 4},
+    },
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        raise SystemExit(0 if argv else 2)
+    name, rest = argv[0], argv[1:]
+    if name not in EXPERIMENTS:
+        _fail(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
+    cls, run = EXPERIMENTS[name]
+    parser = build_parser(cls)
+    parser.prog = f"python -m scripts.experiment {name}"
+    args = _quick(cls(**vars(parser.parse_args(rest))), QUICK[name])
+    if args.games < 1 or (args.positions or 1) < 1 or (args.opening_moves or 0) < 0:
+        _fail("--games and --positions must be >= 1, --opening-moves >= 0")
+    set_threads(args.threads)
+    command = f"python -m scripts.experiment {name} {shlex.join(rest)}".strip()
+    summary = run(args, command)
+    index = _write_index(summary.parent.parent)
+    print(f"\nwrote {summary}, {summary.parent / 'results.json'} and the figures beside them")
+    print(f"every experiment in this report so far: {index}")
+
+
+def _data_wall(args: DataWallArgs, command: str) -> Path:
+    defaults = GAME_DEFAULTS[args.game]
+    try:
+        data = GenerationConfig(
+            game=args.game,
+            games=1,  # set by the experiment
+            depth=args.depth,
+            temperature=_default(args.temperature, defaults["temperature"]),
+            random_opening=_default(args.random_opening, defaults["random_opening"]),
+            seed=args.seed,
+        )
+        config = DataWallConfig(
+            data,
+            default_config(args.game),
+            sizes=tuple(sorted(set(args.sizes))),
+            epochs=args.epochs,
+            epoch_games=args.epoch_games,
+            epoch_counts=tuple(sorted(set(args.epoch_counts))),
+            val_games=args.val_games,
+            imitation=ImitationConfig(batch_size=args.batch_size, lr=args.lr),
+        )
+    except ValueError as err:
+        _fail(str(err))
+    if args.workers < 1:
+        _fail("--workers must be >= 1")
+    device = resolve_device(args.device)
+    yardstick = _yardstick(args, get_game(args.game))
+    folder, runs = _output(args, "data-wall"), writable_dir(args.run_dir)
+    print(f"data wall on {args.game}: {len(config.plan())} stage-1 runs -> {runs}")
+    rows = data_wall(
+        config,
+        yardstick,
+        run_dir=runs,
+        cache_dir=Path(args.cache_dir),
+        workers=args.workers,
+        device=device,
+    )
+    return write_data_wall(folder, rows, config, yardstick, command)
+
+
+def _thinking(args: ThinkingArgs, command: str) -> Path:
+    paths = list(dict.fromkeys([args.stage1, *args.checkpoints]))
+    checkpoints = {label: _load(path, None) for label, path in _labels(paths).items()}
+    games = {c.game for c in checkpoints.values()}
+    if len(games) > 1:
+        _fail(f"the checkpoints are of different games: {sorted(games)}")
+    game = get_game(games.pop())
+    if min(args.sims) < 0:
+        _fail("--sims must be >= 0")
+    depths = args.depths if game.name == "connect4" else ()
+    for depth in depths:
+        try:
+            make_expert(game, depth=depth)
+        except ValueError as err:
+            _fail(f"--depths: {err}")
+    device = resolve_device(args.device)
+    yardstick = _yardstick(args, game)
+    folder = _output(args, "thinking")
+    networks = {label: c.model.to(device) for label, c in checkpoints.items()}
+    print(f"thinking time on {game.name}: {', '.join(networks)} at {list(args.sims)} simulations")
+    rows = thinking(yardstick, networks, args.sims, depths, device)
+    sources = {label: str(c.path) for label, c in checkpoints.items()}
+    return write_thinking(folder, rows, yardstick, command, sources)
+
+
+def _warm_vs_zero(args: WarmVsZeroArgs, command: str) -> Path:
+    stage1 = _load(args.stage1, args.game)
+    if "elapsed_s" not in stage1.metrics:
+        _fail(f"{args.stage1}: its metrics hold no elapsed_s, so stage 1's cost is unknown")
+    if args.iterations < 1 or args.eval_every < 1:
+        _fail("--iterations and --eval-every must be >= 1")
+    game = get_game(stage1.game)
+    config = SelfPlayConfig(
+        iterations=args.iterations,
+        games_per_iteration=args.games_per_iteration,
+        simulations=args.simulations,
+        temperature_moves=9 if game.name == "tictactoe" else 10,  # as train_selfplay's
+        buffer_size=args.buffer_size,
+        sample_reuse=args.sample_reuse,
+        lr=args.lr,
+    )
+    device = resolve_device(args.device)
+    yardstick = _yardstick(args, game)
+    folder, runs = _output(args, "warm-vs-zero"), writable_dir(args.run_dir)
+    print(f"stage 2 on {game.name}, {args.iterations} iterations, warm then scratch -> {runs}")
+    rows = warm_vs_zero(
+        stage1, config, yardstick, eval_every=args.eval_every, run_dir=runs, device=device
+    )
+    return write_warm_vs_zero(folder, rows, yardstick, command, args.stage1)
+
+
+#: Each experiment's flags, and what runs it (returning the path of its summary.md).
+EXPERIMENTS: dict[str, tuple[type, Callable[..., Path]]] = {
+    "data-wall": (DataWallArgs, _data_wall),
+    "thinking": (ThinkingArgs, _thinking),
+    "warm-vs-zero": (WarmVsZeroArgs, _warm_vs_zero),
+}
+
+
+def _quick(args: Common, quick: dict) -> Common:
+    """``args`` with --quick's values for the flags left at their defaults."""
+    if not args.quick:
+        return args
+    defaults = {f.name: f.default for f in dataclasses.fields(args)}
+    chosen = {k: v for k, v in quick.items() if getattr(args, k) == defaults[k]}
+    return dataclasses.replace(args, **chosen)
+
+
+def _output(args: Common, name: str) -> Path:
+    """The experiment's folder in the report, created once its inputs are known to be good."""
+    return writable_dir(Path(args.out) / "experiments" / name)
+
+
+def _write_index(experiments: Path) -> Path:
+    """``experiments/index.md``: a link to each experiment's summary in the report so far."""
+    lines = ["# Experiments", ""]
+    for summary in sorted(experiments.glob("*/summary.md")):
+        title = summary.read_text().partition("\n")[0].removeprefix("# ")
+        lines.append(f"- [{title}]({summary.parent.name}/summary.md)")
+    (experiments / "index.md").write_text("\n".join(lines) + "\n")
+    return experiments / "index.md"
+
+
+def _yardstick(args: Common, game: Game) -> Yardstick:
+    opening = _default(args.opening_moves, StrengthConfig.for_game(game.name).opening_moves)
+    return Yardstick.build(game, args.positions, args.games, opening, args.seed)
+
+
+def _default(value, default):
+    return default if value is None else value
+
+
+def _labels(paths: list[str]) -> dict[str, str]:
+    """A short label per checkpoint path: its file name, with its folder where names clash."""
+    stems = [Path(p).stem for p in paths]
+    return {
+        (stem if stems.count(stem) == 1 else f"{Path(p).parent.name}/{stem}"): p
+        for stem, p in zip(stems, paths, strict=True)
+    }
+
+
+def _load(path: str, game: str | None) -> Checkpoint:
+    try:
+        return load_checkpoint(path, game=game)
+    except CheckpointError as err:
+        _fail(str(err))
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+if __name__ == "__main__":
+    main()
