@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # override it (e.g. `make setup TORCH_SPEC='torch>=2.2,<3'`) or install torch yourself first.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup test test-slow lint format clean demo-quick
+.PHONY: setup test test-slow lint format clean demo demo-quick
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,13 +27,25 @@ test: lint  ## the default suite (lint, then pytest without the slow tests)
 test-slow: setup  ## only the tests marked slow
 	$(BIN)/python -m pytest -q -m slow
 
-# The whole story on tic-tac-toe in a few minutes: expert games -> stage 1 -> stage 2 -> report.
+# The main job: the whole story on Connect Four, expert games -> stage 1 -> stage 2 -> report,
+# with the default budgets (about 25 minutes on 2 CPU cores; see the README's measurements).
+DEMO_RUNS ?= runs/demo
+demo: setup  ## stage 1, stage 2 and the report on Connect Four
+	rm -rf $(DEMO_RUNS)
+	$(BIN)/python -m scripts.train_imitation --game connect4 --run-dir $(DEMO_RUNS)
+	$(BIN)/python -m scripts.train_selfplay --init $(DEMO_RUNS)/connect4__imitation__1__*/best.pt \
+		--run-dir $(DEMO_RUNS)
+	$(BIN)/python -m scripts.compare --logdir $(DEMO_RUNS) --out $(DEMO_RUNS)/report
+	@echo "report: $(DEMO_RUNS)/report/report.md"
+	@echo "curves: $(BIN)/tensorboard --logdir $(DEMO_RUNS)"
+
+# The same story on tic-tac-toe in a few minutes.
 DEMO_QUICK_RUNS ?= runs/demo-quick
 demo-quick: setup  ## stage 1, stage 2 and the report on tic-tac-toe
 	rm -rf $(DEMO_QUICK_RUNS)
 	$(BIN)/python -m scripts.train_imitation --game tictactoe --run-dir $(DEMO_QUICK_RUNS)
 	$(BIN)/python -m scripts.train_selfplay --init $(DEMO_QUICK_RUNS)/tictactoe__imitation__1__*/best.pt \
-		--iterations 20 --games-per-iteration 128 --eval-every 5 --run-dir $(DEMO_QUICK_RUNS)
+		--run-dir $(DEMO_QUICK_RUNS)
 	$(BIN)/python -m scripts.compare --logdir $(DEMO_QUICK_RUNS) --game tictactoe --quick \
 		--out $(DEMO_QUICK_RUNS)/report
 	@echo "report: $(DEMO_QUICK_RUNS)/report/report.md"

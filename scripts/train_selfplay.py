@@ -20,7 +20,7 @@ from envs import get_game
 from models.checkpoint import CheckpointError, load_checkpoint
 from models.net import PolicyValueNet, default_config
 from scripts.cli import arg, merge_resumed, parse, resolve_device, set_threads, writable_dir
-from train.selfplay import SelfPlayConfig, run_selfplay
+from train.selfplay import GAME_DEFAULTS, SelfPlayConfig, run_selfplay
 from train.strength import StrengthConfig, measure_strength
 from train.tb import RunLogger, run_name
 
@@ -36,24 +36,26 @@ class Args:
     algo: Literal["alphazero", "reinforce"] = arg(
         "alphazero", "alphazero: MCTS self-play; reinforce: AlphaGo-2016 policy gradient"
     )
-    iterations: int = arg(20, "self-play iterations (games, then training, then evaluation)")
-    games_per_iteration: int = arg(64, "games played per iteration, all searched in one batch")
+    iterations: int | None = arg(
+        None, "self-play iterations (games, then training, then evaluation); default per game"
+    )
+    games_per_iteration: int | None = arg(
+        None, "games played per iteration, searched in lock-step batches; default per game"
+    )
     simulations: int = arg(64, "MCTS simulations per move in self-play")
     temperature_moves: int | None = arg(
-        None,
-        "moves sampled from the visit counts before play turns greedy (default per game: "
-        "every move of tic-tac-toe, 10 in Connect Four)",
+        None, "moves sampled from the visit counts before play turns greedy; default per game"
     )
     random_opening: int | None = arg(
-        None,
-        "each self-play game starts after 0..N uniformly random plies (default per game: "
-        "6 in tic-tac-toe, 0 in Connect Four)",
+        None, "each self-play game starts after 0..N uniformly random plies; default per game"
     )
     buffer_size: int = arg(60_000, "replay buffer capacity, in positions")
-    sample_reuse: float = arg(4.0, "SGD samples drawn per new self-play position")
+    sample_reuse: float | None = arg(
+        None, "SGD samples drawn per new self-play position; default per game"
+    )
     batch_size: int = arg(256, "SGD batch size")
     lr: float | None = arg(None, "AdamW learning rate (default: 1e-3 alphazero, 2e-4 reinforce)")
-    lr_decay: bool = arg(True, "alphazero: cosine decay of the rate to 10% over the iterations")
+    lr_decay: bool = arg(True, "alphazero: cosine decay of the rate to a tenth over the iterations")
     weight_decay: float = arg(1e-4, "AdamW weight decay")
     augment: bool = arg(True, "augment training samples with the board's symmetries")
     temperature: float = arg(1.0, "reinforce: sampling temperature of both sides' moves")
@@ -64,9 +66,10 @@ class Args:
     eval_every: int = arg(5, "evaluate every N iterations (and after the last)")
     eval_games: int = arg(100, "games per evaluation duel (0: no duels)")
     eval_search_sims: int = arg(0, "also evaluate the network inside MCTS with N simulations")
-    workers: int = arg(
-        1, "alphazero: processes playing the self-play games, one core each (CPU only)"
-    )
+    workers: int | None = arg(
+        None, "alphazero: processes playing the self-play games, one core each (default: 2 "
+        "on a CPU, 1 on a GPU)"
+    )  # fmt: skip
     threads: int = arg(1, "torch CPU threads (1 is fastest on a busy 2-core machine)")
     device: Literal["auto", "cpu", "cuda"] = arg("auto", "where the network runs")
     seed: int = arg(1, "seed of every random choice in the run")
@@ -94,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         model, game, start_positions, elapsed = _initial_model(args)
         run_path = writable_dir(Path(args.run_dir)) / run_name(game.name, args.exp_name, args.seed)
     device = resolve_device(args.device)
+    args = _fill_defaults(args, game.name, device)
     if args.workers > 1 and device != "cpu":
         raise SystemExit(
             "error: --workers is for CPU self-play; on a GPU raise --games-per-iteration"
@@ -103,32 +107,9 @@ def main(argv: list[str] | None = None) -> None:
     set_threads(args.threads)
     model.to(device)
 
-    if args.temperature_moves is None:
-        # Tic-tac-toe is short and self-play must still visit odd positions for the network
-        # to play them well: sampling every move took the network alone from 0.84 to 0.98
-        # optimal on all 4,520 positions (see the README).
-        args = dataclasses.replace(args, temperature_moves=9 if game.name == "tictactoe" else 10)
-    if args.random_opening is None:
-        # The network alone must play every tic-tac-toe position well, including those only
-        # a bad opponent reaches; random starts put them in the buffer (see the README).
-        args = dataclasses.replace(args, random_opening=6 if game.name == "tictactoe" else 0)
-    if args.lr is None:
-        args = dataclasses.replace(args, lr=1e-3 if args.algo == "alphazero" else 2e-4)
-    config = SelfPlayConfig(
-        iterations=args.iterations,
-        games_per_iteration=args.games_per_iteration,
-        simulations=args.simulations,
-        temperature_moves=args.temperature_moves,
-        random_opening=args.random_opening,
-        buffer_size=args.buffer_size,
-        sample_reuse=args.sample_reuse,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        lr_decay=args.lr_decay,
-        weight_decay=args.weight_decay,
-        augment=args.augment,
-        workers=args.workers,
-    )
+    flags = {f.name for f in dataclasses.fields(Args)}
+    loop_fields = [f.name for f in dataclasses.fields(SelfPlayConfig) if f.name in flags]
+    config = SelfPlayConfig(**{name: getattr(args, name) for name in loop_fields})
     strength = StrengthConfig.for_game(
         game.name, games=args.eval_games, search_sims=args.eval_search_sims
     )
@@ -176,6 +157,21 @@ def main(argv: list[str] | None = None) -> None:
     for tag in sorted(metrics):
         if tag.startswith("eval/"):
             print(f"  {tag:45s} {metrics[tag]:.3f}")
+
+
+def _fill_defaults(args: Args, game: str, device: str) -> Args:
+    """``args`` with every flag left at None set to its default for ``game`` and ``device``
+    (what the run records in args.json, so ``--resume`` carries on with the same values)."""
+    defaults = {
+        **GAME_DEFAULTS[game],
+        "lr": 1e-3 if args.algo == "alphazero" else 2e-4,
+        # One process per core on a CPU (see train/selfplay_workers.py); a GPU takes one big
+        # batch instead.
+        "workers": 2 if device == "cpu" else 1,
+    }
+    return dataclasses.replace(
+        args, **{k: v for k, v in defaults.items() if getattr(args, k) is None}
+    )
 
 
 def _initial_model(args: Args) -> tuple[PolicyValueNet, object, int, float]:

@@ -58,6 +58,35 @@ class SelfPlayConfig:
     augment: bool = True
     workers: int = 1  # processes playing the self-play games (CPU; see selfplay_workers)
 
+    @classmethod
+    def for_game(cls, game: str, **overrides: Any) -> SelfPlayConfig:
+        """The defaults of ``game`` (:data:`GAME_DEFAULTS`) with ``overrides`` on top."""
+        return cls(**{**GAME_DEFAULTS[game], **overrides})
+
+
+#: Defaults per game (``SelfPlayConfig.for_game``; the script's flags override each), measured
+#: on the 2-core machine (README, "Stage 2"). Tic-tac-toe: the network alone must play all
+#: 4,520 positions perfectly, including those only a bad opponent reaches, so games start
+#: after 0-8 random plies and every move is sampled; 1,024 games an iteration because a
+#: fork seen a handful of times is not learnt. Connect Four: 10 sampled moves, as in
+#: AlphaZero's scaled-down opening, and batches of 128 games.
+GAME_DEFAULTS: dict[str, dict[str, int | float]] = {
+    "tictactoe": {
+        "iterations": 20,
+        "games_per_iteration": 1024,
+        "temperature_moves": 9,
+        "random_opening": 8,
+        "sample_reuse": 8.0,
+    },
+    "connect4": {
+        "iterations": 20,
+        "games_per_iteration": 128,
+        "temperature_moves": 10,
+        "random_opening": 0,
+        "sample_reuse": 8.0,
+    },
+}
+
 
 @dataclass
 class LoopProgress:
