@@ -112,15 +112,18 @@ class WarmVsZeroArgs(Common):
     game: Literal["tictactoe", "connect4"] | None = arg(
         None, "the game, checked against the checkpoint's (None: the checkpoint's)"
     )
-    iterations: int = arg(40, "self-play iterations of each run")
+    iterations: int | None = arg(None, "self-play iterations of each run (None: stage 2's)")
     eval_every: int = arg(4, "measure every N iterations (and before the first, after the last)")
-    games_per_iteration: int = arg(
-        SelfPlayConfig.games_per_iteration, "self-play games per iteration"
+    games_per_iteration: int | None = arg(
+        None, "self-play games per iteration (None: stage 2's default for the game)"
     )
     simulations: int = arg(SelfPlayConfig.simulations, "MCTS simulations per self-play move")
     buffer_size: int = arg(SelfPlayConfig.buffer_size, "replay buffer capacity, in positions")
-    sample_reuse: float = arg(SelfPlayConfig.sample_reuse, "SGD samples per new position")
+    sample_reuse: float | None = arg(
+        None, "SGD samples per new position (None: stage 2's default for the game)"
+    )
     lr: float = arg(SelfPlayConfig.lr, "AdamW learning rate")
+    workers: int = arg(2, "processes playing the self-play games (CPU), as train_selfplay's")
     run_dir: str = arg("runs/experiments", "parent folder of the training runs")
 
 
@@ -133,7 +136,7 @@ QUICK = {
     "thinking": {"sims": (0, 4), "depths": (1, 3), "positions": 40, "games": 4},
     "warm-vs-zero": {
         **{"iterations": 2, "eval_every": 1, "games_per_iteration": 4, "simulations": 4},
-        **{"positions": 60, "games": 4},
+        **{"positions": 60, "games": 4, "workers": 1},
     },
 }
 
@@ -229,22 +232,26 @@ def _warm_vs_zero(args: WarmVsZeroArgs, command: str) -> Path:
     stage1 = _load(args.stage1, args.game)
     if "elapsed_s" not in stage1.metrics:
         _fail(f"{args.stage1}: its metrics hold no elapsed_s, so stage 1's cost is unknown")
-    if args.iterations < 1 or args.eval_every < 1:
+    if (args.iterations is not None and args.iterations < 1) or args.eval_every < 1:
         _fail("--iterations and --eval-every must be >= 1")
     game = get_game(stage1.game)
-    config = SelfPlayConfig(
-        iterations=args.iterations,
-        games_per_iteration=args.games_per_iteration,
-        simulations=args.simulations,
-        temperature_moves=9 if game.name == "tictactoe" else 10,  # as train_selfplay's
-        buffer_size=args.buffer_size,
-        sample_reuse=args.sample_reuse,
-        lr=args.lr,
-    )
     device = resolve_device(args.device)
+    given = {
+        "iterations": args.iterations,
+        "games_per_iteration": args.games_per_iteration,
+        "sample_reuse": args.sample_reuse,
+    }
+    config = SelfPlayConfig.for_game(
+        game.name,
+        **{k: v for k, v in given.items() if v is not None},
+        simulations=args.simulations,
+        buffer_size=args.buffer_size,
+        lr=args.lr,
+        workers=args.workers if device == "cpu" else 1,
+    )
     yardstick = _yardstick(args, game)
     folder, runs = _output(args, "warm-vs-zero"), writable_dir(args.run_dir)
-    print(f"stage 2 on {game.name}, {args.iterations} iterations, warm then scratch -> {runs}")
+    print(f"stage 2 on {game.name}, {config.iterations} iterations, warm then scratch -> {runs}")
     rows = warm_vs_zero(
         stage1, config, yardstick, eval_every=args.eval_every, run_dir=runs, device=device
     )

@@ -205,6 +205,9 @@ def run_compare(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_compare_writes_the_report(runs_dir: Path, tmp_path: Path) -> None:
     small = ["--games", "8", "--sims", "0", "2", "--positions", "30", "--thinking-games", "2"]
+    # An experiment already written into the report folder gets a link.
+    (tmp_path / "experiments" / "thinking").mkdir(parents=True)
+    (tmp_path / "experiments" / "thinking" / "summary.md").write_text("# thinking\n")
     result = run_compare("--logdir", str(runs_dir), "--out", str(tmp_path), *small, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "skipping" in result.stdout and "tictactoe__broken__1__400" in result.stdout
@@ -261,6 +264,7 @@ def test_compare_writes_the_report(runs_dir: Path, tmp_path: Path) -> None:
             assert p["vs_teacher"]["games"] == 2
     for figure in report["figures"].values():
         assert f"]({figure})" in markdown
+    assert "- [thinking](experiments/thinking/summary.md)" in markdown
 
 
 def test_compare_refuses_bad_input_with_a_message(

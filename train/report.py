@@ -253,8 +253,15 @@ def build_report(
         "figures": {tag: f"figures/{figure_name(tag)}" for tag in tags},
     }
     (out / "report.json").write_text(json.dumps(summary, indent=2))
-    (out / "report.md").write_text(_markdown(summary, duels, elo, curves))
+    (out / "report.md").write_text(_markdown(summary, duels, elo, curves) + _experiments(out))
     return summary
+
+
+def _experiments(out: Path) -> str:
+    """Links to the experiments already written into the report folder (their summaries)."""
+    found = sorted(out.glob("experiments/*/summary.md"))
+    links = [f"- [{p.parent.name}]({p.relative_to(out).as_posix()})" for p in found]
+    return "\n## Experiments (scripts/experiment.py)\n\n" + "\n".join(links) + "\n" if links else ""
 
 
 def _questions(
