@@ -51,7 +51,7 @@ def build_parser(cls: type, description: str | None = None) -> argparse.Argument
             continue
         flag = "--" + field.name.replace("_", "-")
         options: dict[str, Any] = {"default": field.default, "help": help_text, **meta}
-        if kind is bool:
+        if kind is bool or kind == bool | None:  # --flag / --no-flag (None: not given)
             options["action"] = argparse.BooleanOptionalAction
         else:
             options.update(_type_options(kind))

@@ -58,6 +58,10 @@ class Args:
     lr_decay: bool = arg(True, "alphazero: cosine decay of the rate to a tenth over the iterations")
     weight_decay: float = arg(1e-4, "AdamW weight decay")
     augment: bool = arg(True, "augment training samples with the board's symmetries")
+    merge_duplicates: bool | None = arg(
+        None, "train on each distinct position in the buffer once, its targets averaged; "
+        "default per game (on for tic-tac-toe)"
+    )  # fmt: skip
     temperature: float = arg(1.0, "reinforce: sampling temperature of both sides' moves")
     pool_every: int = arg(5, "reinforce: add the current net to the opponent pool every N")
     pool_size: int = arg(10, "reinforce: snapshots kept in the pool besides the initial net")

@@ -1,4 +1,4 @@
-"""Self-play plumbing: random starts, merged records, worker processes, the stage-2 rate."""
+"""Self-play plumbing: random starts, merged records, workers, the replay buffer, the rate."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from envs import CONNECT4, GAMES, TICTACTOE, Game
+from envs import CONNECT4, GAMES, TICTACTOE, Game, State
 from models.net import NetConfig, PolicyValueNet
 from train.evaluators import NetworkEvaluator, UniformEvaluator
 from train.mcts import MCTSConfig
 from train.optim import anneal, make_optimizer
+from train.replay import ReplayBuffer
 from train.selfplay_games import merge_records, play_selfplay_games, random_starts
 from train.selfplay_workers import SelfPlayWorkers
 
@@ -108,3 +109,55 @@ def test_anneal_follows_the_cosine_from_the_rate_to_a_tenth() -> None:
         _, restored = make_optimizer(model, 1e-3, 0.0)
         restored.load_state_dict(scheduler.state_dict())
         assert restored.base_lrs[0] == pytest.approx(expected, rel=1e-5)
+
+
+# --- the replay buffer ------------------------------------------------------------------
+
+
+def _positions(game: Game, n: int, seed: int) -> tuple[State, np.ndarray, np.ndarray]:
+    """``n`` random unfinished positions, with random policies and outcomes."""
+    rng = np.random.default_rng(seed)
+    states = random_starts(game, n, 3, rng)  # few plies: many repeats
+    policies = rng.random((n, game.num_actions)).astype(np.float32)
+    values = rng.choice([-1.0, 0.0, 1.0], n).astype(np.float32)
+    return states, policies, values
+
+
+def test_replay_buffer_keeps_the_newest_positions() -> None:
+    states, policies, values = _positions(TICTACTOE, 25, 0)
+    buffer = ReplayBuffer(10, TICTACTOE.num_actions)
+    buffer.add(states[:4], policies[:4], values[:4])
+    buffer.add(states[4:], policies[4:], values[4:])  # 21 more: only the last 10 stay
+    assert len(buffer) == 10
+    kept = set(zip(buffer.own.tolist(), buffer.opp.tolist(), buffer.value.tolist(), strict=True))
+    assert kept == set(
+        zip(states.own[15:].tolist(), states.opp[15:].tolist(), values[15:].tolist(), strict=True)
+    )
+    state, policy, value = buffer.sample(64, np.random.default_rng(1))
+    assert state.shape == (64,) and policy.shape == (64, 9) and value.shape == (64,)
+
+    restored = ReplayBuffer(10, TICTACTOE.num_actions)
+    restored.load_state_dict(buffer.state_dict())
+    np.testing.assert_array_equal(restored.own, buffer.own)
+    np.testing.assert_array_equal(restored.policy, buffer.policy)
+    assert restored.cursor == buffer.cursor and len(restored) == 10
+
+
+def test_merged_buffer_averages_each_distinct_position_once() -> None:
+    states, policies, values = _positions(TICTACTOE, 300, 2)
+    buffer = ReplayBuffer(1000, TICTACTOE.num_actions)
+    buffer.add(states, policies, values)
+    merged_states, merged_policy, merged_value = buffer.merged()
+    # The oracle: group the rows by position with a dict.
+    groups: dict[tuple[int, int], list[int]] = {}
+    for row, key in enumerate(zip(states.own.tolist(), states.opp.tolist(), strict=True)):
+        groups.setdefault(key, []).append(row)
+    assert len(merged_value) == len(groups) < 300
+    for i, key in enumerate(
+        zip(merged_states.own.tolist(), merged_states.opp.tolist(), strict=True)
+    ):
+        rows = groups.pop(key)
+        assert merged_states.ply[i] == states.ply[rows[0]]
+        np.testing.assert_allclose(merged_policy[i], policies[rows].mean(axis=0), rtol=1e-5)
+        assert merged_value[i] == pytest.approx(values[rows].mean())
+    assert not groups

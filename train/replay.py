@@ -56,6 +56,27 @@ class ReplayBuffer:
         state = State(self.own[index], self.opp[index], self.ply[index])
         return state, self.policy[index], self.value[index]
 
+    def merged(self) -> tuple[State, np.ndarray, np.ndarray]:
+        """Each distinct position held, once: (State[G], mean policy[G, A], mean outcome[G]).
+
+        Sampling from this instead of the raw buffer weighs every position the same however
+        often self-play reached it (AlphaZero.jl merges its memory the same way): the empty
+        board and the usual openings stop drowning out the rare positions that a network
+        must also play well, such as the forks a bad opponent allows.
+        """
+        if self.size == 0:
+            raise ValueError("cannot merge an empty replay buffer")
+        n = self.size
+        keys = np.stack([self.own[:n], self.opp[:n]], axis=1)
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        order = np.argsort(inverse.ravel(), kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(inverse.ravel()[order]) != 0])
+        counts = np.diff(np.r_[starts, n])[:, None]
+        policy = np.add.reduceat(self.policy[:n][order], starts, axis=0) / counts
+        value = np.add.reduceat(self.value[:n][order], starts) / counts[:, 0]
+        state = State(self.own[first], self.opp[first], self.ply[first])
+        return state, policy.astype(np.float32), value.astype(np.float32)
+
     def state_dict(self) -> dict[str, object]:
         """The filled part as tensors (loadable with ``torch.load(weights_only=True)``)."""
         keep = slice(0, self.size)

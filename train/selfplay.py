@@ -56,6 +56,7 @@ class SelfPlayConfig:
     grad_clip: float = 1.0
     value_weight: float = 1.0
     augment: bool = True
+    merge_duplicates: bool = False  # train on each distinct position once (ReplayBuffer.merged)
     workers: int = 1  # processes playing the self-play games (CPU; see selfplay_workers)
 
     @classmethod
@@ -77,6 +78,7 @@ GAME_DEFAULTS: dict[str, dict[str, int | float]] = {
         "temperature_moves": 9,
         "random_opening": 8,
         "sample_reuse": 8.0,
+        "merge_duplicates": True,
     },
     "connect4": {
         "iterations": 20,
@@ -84,6 +86,7 @@ GAME_DEFAULTS: dict[str, dict[str, int | float]] = {
         "temperature_moves": 10,
         "random_opening": 0,
         "sample_reuse": 8.0,
+        "merge_duplicates": False,
     },
 }
 
@@ -127,8 +130,13 @@ def train_on_buffer(
     Returns the mean losses under stage 1's tags.
     """
     totals = np.zeros(3)
+    merged = buffer.merged() if config.merge_duplicates else None
     for _ in range(steps):
-        state, policy, value = buffer.sample(config.batch_size, rng)
+        if merged is None:
+            state, policy, value = buffer.sample(config.batch_size, rng)
+        else:
+            pick = rng.integers(0, len(merged[2]), config.batch_size)
+            state, policy, value = merged[0][pick], merged[1][pick], merged[2][pick]
         moves = policy.argmax(axis=-1)
         data = PositionTensors.build(game, state, policy, moves, value, config.augment)
         sym = torch.from_numpy(rng.integers(0, data.obs.shape[0], config.batch_size))
