@@ -29,12 +29,16 @@ test-slow: setup  ## only the tests marked slow
 
 # The main job: the whole story on Connect Four, expert games -> stage 1 -> stage 2 -> report,
 # with the default budgets (about 25 minutes on 2 CPU cores; see the README's measurements).
+# Longer runs add flags to either stage, e.g. (see the README's presets)
+#   make demo DEMO_RUNS=runs/long STAGE2_FLAGS='--iterations 60 --games-per-iteration 256'
 DEMO_RUNS ?= runs/demo
+STAGE1_FLAGS ?=
+STAGE2_FLAGS ?=
 demo: setup  ## stage 1, stage 2 and the report on Connect Four
 	rm -rf $(DEMO_RUNS)
-	$(BIN)/python -m scripts.train_imitation --game connect4 --run-dir $(DEMO_RUNS)
+	$(BIN)/python -m scripts.train_imitation --game connect4 --run-dir $(DEMO_RUNS) $(STAGE1_FLAGS)
 	$(BIN)/python -m scripts.train_selfplay --init $(DEMO_RUNS)/connect4__imitation__1__*/best.pt \
-		--run-dir $(DEMO_RUNS)
+		--run-dir $(DEMO_RUNS) $(STAGE2_FLAGS)
 	$(BIN)/python -m scripts.compare --logdir $(DEMO_RUNS) --out $(DEMO_RUNS)/report
 	@echo "report: $(DEMO_RUNS)/report/report.md"
 	@echo "curves: $(BIN)/tensorboard --logdir $(DEMO_RUNS)"
