@@ -176,7 +176,14 @@ def _overfitting(rows: Sequence[dict], games: int) -> str:
     losses = [r["val_loss"] for r in rows]
     best, last = rows[int(np.argmin(losses))], rows[-1]
     if best is last:
-        return f"Validation loss still falls at {last['epochs']} epochs ({last['val_loss']:.3f})."
+        text = f"Validation loss is lowest at the most epochs, {last['epochs']}"
+        if len(rows) < 2:
+            return f"{text} ({last['val_loss']:.3f})."
+        before = rows[-2]
+        return (
+            f"{text}: no overfitting, but going from {before['epochs']} to {last['epochs']} "
+            f"epochs lowered it from {before['val_loss']:.3f} to {last['val_loss']:.3f}."
+        )
     return (
         f"Validation loss is lowest after {best['epochs']} epochs ({best['val_loss']:.3f}) and "
         f"{last['val_loss']:.3f} after {last['epochs']}: longer training overfits the "
