@@ -42,7 +42,7 @@ from train.evaluators import NetworkEvaluator
 from train.imitation import PositionTensors
 from train.mcts import Evaluator
 from train.optim import make_optimizer, train_step
-from train.selfplay import LoopProgress, end_iteration
+from train.selfplay import LoopProgress, RunOutputs, end_iteration, loop_state
 from train.tb import RunLogger
 
 
@@ -295,6 +295,9 @@ def run_reinforce(
         progress = LoopProgress(**resume["progress"])
         pool = list(resume["pool"])
     learner = NetworkEvaluator(model, game, device=device)
+    outputs = RunOutputs(
+        logger, checkpoint_dir, seed, args, evaluate, eval_every, config.iterations
+    )
     metrics: dict[str, float] = {}
     bar = tqdm(
         range(progress.iteration, config.iterations),
@@ -330,23 +333,8 @@ def run_reinforce(
             pool.append(_snapshot(model))
             del pool[1 : max(1, len(pool) - config.pool_size)]
         metrics["reinforce/pool_size"] = float(len(pool))
-        due = (iteration + 1) % eval_every == 0 or iteration + 1 == config.iterations
-        end_iteration(
-            model,
-            metrics,
-            progress,
-            evaluate=evaluate if due else None,
-            logger=logger,
-            checkpoint_dir=checkpoint_dir,
-            seed=seed,
-            args=args,
-            training_state={
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "numpy_rng": rng.bit_generator.state,
-                "pool": pool,
-            },
-        )
+        state = loop_state(optimizer, scheduler, rng, pool=pool)
+        end_iteration(model, metrics, progress, outputs, state)
         bar.set_postfix(
             win=f"{metrics['reinforce/win_rate_vs_pool']:.2f}",
             length=f"{metrics['selfplay/game_length']:.1f}",

@@ -190,6 +190,9 @@ def run_selfplay(
         progress = LoopProgress(**resume["progress"])
     search_config = MCTSConfig(num_simulations=config.simulations)
     evaluator = NetworkEvaluator(model, game, device=device)
+    outputs = RunOutputs(
+        logger, checkpoint_dir, seed, args, evaluate, eval_every, config.iterations
+    )
     workers = SelfPlayWorkers(config.workers) if config.workers > 1 else None
     try:
         metrics: dict[str, float] = {}
@@ -217,23 +220,8 @@ def run_selfplay(
             metrics["charts/learning_rate"] = scheduler.get_last_lr()[0]
             metrics["charts/positions_per_s"] = steps * config.batch_size / max(train_seconds, 1e-9)
             metrics["selfplay/buffer_size"] = float(len(buffer))
-            due = (iteration + 1) % eval_every == 0 or iteration + 1 == config.iterations
-            end_iteration(
-                model,
-                metrics,
-                progress,
-                evaluate=evaluate if due else None,
-                logger=logger,
-                checkpoint_dir=checkpoint_dir,
-                seed=seed,
-                args=args,
-                training_state={
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "buffer": buffer.state_dict(),
-                    "numpy_rng": rng.bit_generator.state,
-                },
-            )
+            state = loop_state(optimizer, scheduler, rng, buffer=buffer.state_dict())
+            end_iteration(model, metrics, progress, outputs, state)
             bar.set_postfix(
                 loss=f"{metrics['losses/total']:.3f}",
                 length=f"{metrics['selfplay/game_length']:.1f}",
@@ -266,35 +254,61 @@ def _play_games(
     return play_selfplay_games(game, evaluator, search_config, n, rng, **options)
 
 
+@dataclass(frozen=True)
+class RunOutputs:
+    """Where a stage-2 run reports and how often it evaluates: fixed for the whole run."""
+
+    logger: RunLogger
+    checkpoint_dir: Path
+    seed: int
+    args: dict[str, Any]
+    evaluate: Callable[[PolicyValueNet], dict[str, float]] | None
+    eval_every: int
+    iterations: int
+
+
 def end_iteration(
     model: PolicyValueNet,
     metrics: dict[str, float],
     progress: LoopProgress,
-    *,
-    evaluate: Callable[[PolicyValueNet], dict[str, float]] | None,
-    logger: RunLogger,
-    checkpoint_dir: Path,
-    seed: int,
-    args: dict[str, Any],
+    outputs: RunOutputs,
     training_state: dict[str, Any],
 ) -> None:
-    """What ends every stage-2 iteration, whatever the algorithm: evaluate (when given),
-    log, count the iteration done, and write ``latest.pt`` with the loop's own state."""
-    if evaluate is not None:
-        metrics.update(evaluate(model))
-    logger.scalars(metrics, progress.positions_seen)
-    progress.iteration += 1
-    progress.elapsed = logger.elapsed
+    """What ends every stage-2 iteration, whatever the algorithm: evaluate (every
+    ``eval_every`` iterations and after the last), log, count the iteration done, and write
+    ``latest.pt`` with the loop's own state."""
+    done = progress.iteration + 1
+    due = done % outputs.eval_every == 0 or done == outputs.iterations
+    if outputs.evaluate is not None and due:
+        metrics.update(outputs.evaluate(model))
+    outputs.logger.scalars(metrics, progress.positions_seen)
+    progress.iteration = done
+    progress.elapsed = outputs.logger.elapsed
     save_checkpoint(
-        checkpoint_dir / "latest.pt",
+        outputs.checkpoint_dir / "latest.pt",
         model,
         stage="selfplay",
         step=progress.positions_seen,
-        args=args,
+        args=outputs.args,
         metrics={**metrics, "iteration": progress.iteration, "elapsed_s": progress.elapsed},
-        seed=seed,
+        seed=outputs.seed,
         training_state={**training_state, "progress": asdict(progress)},
     )
+
+
+def loop_state(
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    rng: np.random.Generator,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The state a stage-2 loop needs to resume exactly, besides the network and progress."""
+    return {
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "numpy_rng": rng.bit_generator.state,
+        **extra,
+    }
 
 
 def _summary(progress: LoopProgress, metrics: dict[str, float]) -> str:
