@@ -24,9 +24,8 @@ from scripts.cli import arg, merge_resumed, parse, resolve_device, set_threads, 
 from train.expert_data import (
     ExpertDataset,
     GenerationConfig,
-    generate_dataset,
+    cached_dataset,
     load_dataset,
-    save_dataset,
     split_by_game,
     summarize,
 )
@@ -179,17 +178,11 @@ def _dataset(args: Args) -> ExpertDataset:
         random_opening=args.random_opening,
         seed=args.seed,
     )
-    name = (
-        f"{config.game}_g{config.games}_d{config.depth}_t{config.temperature}"
-        f"_o{config.random_opening}_s{config.seed}.npz"
-    )
-    cached = Path("data/cache") / name
-    if cached.exists():
-        print(f"using cached expert games {cached}")
-        return load_dataset(cached, game=args.game)
-    print(f"generating {config.games:,} expert games ({args.workers} workers) -> {cached}")
-    dataset, timings = generate_dataset(config, workers=args.workers)
-    save_dataset(dataset, cached)
+    print(f"expert games: {config.games:,} ({args.workers} workers), cache data/cache/")
+    dataset, timings = cached_dataset(config, "data/cache", workers=args.workers)
+    if timings is None:
+        print("  read from the cache")
+        return dataset
     summary = summarize(dataset)
     print(
         f"  {timings['seconds']:.0f}s, {timings['expert_moves_per_s']:,.0f} expert moves/s; "

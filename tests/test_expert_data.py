@@ -17,6 +17,7 @@ from train.expert_data import (
     FORMAT_VERSION,
     ExpertDataset,
     GenerationConfig,
+    cached_dataset,
     generate_dataset,
     load_dataset,
     save_dataset,
@@ -213,3 +214,15 @@ def test_script_refuses_bad_input(tmp_path):
     result = run_script("--out", str(tmp_path / "x.txt"))
     assert result.returncode != 0 and ".npz" in result.stderr
     assert CONNECT4.name in run_script("--help").stdout
+
+
+def test_cached_dataset_generates_once_then_reads_the_same_games(tmp_path) -> None:
+    config = GenerationConfig(game="tictactoe", games=20, random_opening=2, seed=3)
+    first, timings = cached_dataset(config, tmp_path, workers=1)
+    assert timings is not None and len(list(tmp_path.glob("tictactoe_g20_*_s3.npz"))) == 1
+    again, cached = cached_dataset(config, tmp_path, workers=1)
+    assert cached is None
+    np.testing.assert_array_equal(again.move, first.move)
+    np.testing.assert_array_equal(again.state.own, first.state.own)
+    other, timings = cached_dataset(dataclasses.replace(config, seed=4), tmp_path, workers=1)
+    assert timings is not None  # another seed is another file

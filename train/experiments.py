@@ -40,9 +40,7 @@ from train.evaluation import duel, wilson_interval
 from train.expert_data import (
     ExpertDataset,
     GenerationConfig,
-    generate_dataset,
-    load_dataset,
-    save_dataset,
+    cached_dataset,
     summarize,
 )
 from train.grading import grade_player
@@ -164,24 +162,14 @@ class DataWallConfig:
 def expert_games(
     config: GenerationConfig, cache_dir: Path | None, workers: int = 1
 ) -> ExpertDataset:
-    """The expert games ``config`` describes, read from ``cache_dir`` when generated before
-    (files named as ``scripts/train_imitation.py`` names them), else generated and cached.
+    """The expert games ``config`` describes, from the cache ``scripts/train_imitation.py``
+    shares (``train.expert_data.cached_dataset``), else generated and cached.
 
     Chunk ``i`` of a dataset draws on child ``i`` of the seed, whatever the game count, so
     for ``n`` a multiple of ``CHUNK_GAMES`` (250) the first ``n`` games of a larger dataset
     are the ``n``-game dataset of the same seed: each prefix is a dataset in its own right.
     """
-    name = (
-        f"{config.game}_g{config.games}_d{config.depth}_t{config.temperature}"
-        f"_o{config.random_opening}_s{config.seed}.npz"
-    )
-    path = None if cache_dir is None else Path(cache_dir) / name
-    if path is not None and path.exists():
-        return load_dataset(path, game=config.game)
-    dataset, _ = generate_dataset(config, workers=workers)
-    if path is not None:
-        save_dataset(dataset, path)
-    return dataset
+    return cached_dataset(config, cache_dir, workers)[0]
 
 
 def data_wall(

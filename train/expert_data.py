@@ -164,6 +164,28 @@ def generate_dataset(
     return dataset, timings
 
 
+def cached_dataset(
+    config: GenerationConfig, cache_dir: str | Path | None, workers: int = 2
+) -> tuple[ExpertDataset, dict[str, float] | None]:
+    """The dataset ``config`` describes: read from ``cache_dir`` if generated before, else
+    generated (and saved there when ``cache_dir`` is given).
+
+    Returns the dataset and the generation's timings (None when read from the cache). The
+    file name spells out every setting, so a changed setting never reuses a stale file.
+    """
+    name = (
+        f"{config.game}_g{config.games}_d{config.depth}_t{config.temperature}"
+        f"_o{config.random_opening}_s{config.seed}.npz"
+    )
+    path = None if cache_dir is None else Path(cache_dir) / name
+    if path is not None and path.exists():
+        return load_dataset(path, game=config.game), None
+    dataset, timings = generate_dataset(config, workers=workers)
+    if path is not None:
+        save_dataset(dataset, path)
+    return dataset, timings
+
+
 def play_expert_games(
     game: Game, expert: Player, n_games: int, random_opening: int, rng: np.random.Generator
 ) -> tuple[dict[str, np.ndarray], float]:
