@@ -7,9 +7,7 @@ logs written with the same ``RunLogger`` the training loops use.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib.image
@@ -20,13 +18,13 @@ import torch
 from models.checkpoint import save_checkpoint
 from models.net import NetConfig, PolicyValueNet
 from scripts import compare
+from tests.test_training_scripts import run_script
 from train.evaluation import DuelResult, Record
 from train.report import verdict
 from train.runs import discover_runs, label_runs, load_run, read_scalars, stage_boundaries
 from train.tb import RunLogger
 from train.tournament import find_duel, flipped, score_matrix
 
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -193,14 +191,7 @@ def test_duels_seen_from_either_side() -> None:
 
 
 def run_compare(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "scripts.compare", *args],
-        cwd=cwd,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_script("compare", *args, cwd=cwd, check=False)
 
 
 def test_compare_writes_the_report(runs_dir: Path, tmp_path: Path) -> None:
