@@ -62,6 +62,10 @@ class Args:
         None, "train on each distinct position in the buffer once, its targets averaged; "
         "default per game (on for tic-tac-toe)"
     )  # fmt: skip
+    value_target_q: float | None = arg(
+        None, "alphazero: weight w of the search's root value in the value target, "
+        "(1-w)*outcome + w*root value; default per game"
+    )  # fmt: skip
     temperature: float = arg(1.0, "reinforce: sampling temperature of both sides' moves")
     pool_every: int = arg(5, "reinforce: add the current net to the opponent pool every N")
     pool_size: int = arg(10, "reinforce: snapshots kept in the pool besides the initial net")
@@ -102,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
         run_path = writable_dir(Path(args.run_dir)) / run_name(game.name, args.exp_name, args.seed)
     device = resolve_device(args.device)
     args = _fill_defaults(args, game.name, device)
+    if not 0.0 <= args.value_target_q <= 1.0:
+        raise SystemExit(f"error: --value-target-q must be in [0, 1], got {args.value_target_q}")
     if args.workers > 1 and device != "cpu":
         raise SystemExit(
             "error: --workers is for CPU self-play; on a GPU raise --games-per-iteration"

@@ -9,9 +9,10 @@ import torch
 from envs import CONNECT4, GAMES, TICTACTOE, Game, State
 from models.net import NetConfig, PolicyValueNet
 from train.evaluators import NetworkEvaluator, UniformEvaluator
-from train.mcts import MCTSConfig
+from train.mcts import MCTSConfig, search
 from train.optim import anneal, make_optimizer
 from train.replay import ReplayBuffer
+from train.selfplay import SelfPlayConfig, value_targets
 from train.selfplay_games import merge_records, play_selfplay_games, random_starts
 from train.selfplay_workers import SelfPlayWorkers
 
@@ -50,6 +51,9 @@ def test_merged_records_equal_the_parts_side_by_side() -> None:
     # Game 0 of the second part is game 3 of the merge.
     np.testing.assert_array_equal(merged.game_index[len(parts[0]) :], parts[1].game_index + 3)
     np.testing.assert_array_equal(merged.outcomes, np.concatenate([p.outcomes for p in parts]))
+    np.testing.assert_array_equal(
+        merged.root_values, np.concatenate([p.root_values for p in parts])
+    )
     # Rates over the 8 games, recomputed from the games themselves.
     lengths = np.concatenate([p.stats.game_lengths for p in parts])
     np.testing.assert_array_equal(merged.stats.game_lengths, lengths)
@@ -57,6 +61,35 @@ def test_merged_records_equal_the_parts_side_by_side() -> None:
     assert merged.stats.first_player_win_rate == pytest.approx(first_wins / 8)
     assert merged.stats.simulations == lengths.sum() * 8
     assert merged.stats.positions_per_s == pytest.approx(lengths.sum() / 2.0)
+
+
+def test_recorded_root_values_are_the_searchs_values_of_those_positions() -> None:
+    # Without noise and with greedy moves the search is deterministic, so searching each
+    # recorded position again must give back the value recorded for it.
+    game, config = CONNECT4, MCTSConfig(num_simulations=16)
+    torch.manual_seed(0)  # a random network: values that are not all zero
+    model = PolicyValueNet(NetConfig("connect4", blocks=1, channels=8, value_hidden=8)).eval()
+    evaluate = NetworkEvaluator(model, game)
+    records = play_selfplay_games(
+        game, evaluate, config, 6, np.random.default_rng(3), temperature_moves=0, add_noise=False
+    )
+    rng = np.random.default_rng(4)
+    again = search(game, records.states, evaluate, config, rng, add_noise=False)
+    np.testing.assert_allclose(records.root_values, again.root_value, atol=1e-5)
+    assert records.root_values.dtype == np.float32
+    assert np.abs(records.root_values).max() > 0.01
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.25, 1.0])
+def test_value_targets_mix_outcome_and_root_value(weight: float) -> None:
+    records = play_selfplay_games(
+        TICTACTOE, UniformEvaluator(TICTACTOE), MCTSConfig(8), 4, np.random.default_rng(1)
+    )
+    config = SelfPlayConfig(value_target_q=weight)
+    targets = value_targets(records, config)
+    for row in range(len(records)):
+        z, q = float(records.outcomes[row]), float(records.root_values[row])
+        assert targets[row] == pytest.approx((1 - weight) * z + weight * q, abs=1e-6)
 
 
 def test_workers_play_the_games_one_process_would_play_with_their_seeds() -> None:

@@ -55,6 +55,7 @@ class SelfPlayConfig:
     weight_decay: float = 1e-4
     grad_clip: float = 1.0
     value_weight: float = 1.0
+    value_target_q: float = 0.0  # value target = (1 - w) * outcome + w * search root value
     augment: bool = True
     merge_duplicates: bool = False  # train on each distinct position once (ReplayBuffer.merged)
     workers: int = 1  # processes playing the self-play games (CPU; see selfplay_workers)
@@ -79,6 +80,7 @@ GAME_DEFAULTS: dict[str, dict[str, int | float]] = {
         "random_opening": 8,
         "sample_reuse": 8.0,
         "merge_duplicates": True,
+        "value_target_q": 0.0,
     },
     "connect4": {
         "iterations": 20,
@@ -87,6 +89,7 @@ GAME_DEFAULTS: dict[str, dict[str, int | float]] = {
         "random_opening": 0,
         "sample_reuse": 8.0,
         "merge_duplicates": False,
+        "value_target_q": 0.0,
     },
 }
 
@@ -112,6 +115,19 @@ def selfplay_metrics(stats: SelfPlayStats) -> dict[str, float]:
         "charts/sims_per_s": stats.simulations / max(stats.wall_time_s, 1e-9),
         "charts/selfplay_positions_per_s": stats.positions_per_s,
     }
+
+
+def value_targets(records: SelfPlayRecords, config: SelfPlayConfig) -> np.ndarray:
+    """float32[P]: what the value head learns for each position: the game's outcome ``z``,
+    mixed with weight ``config.value_target_q`` with the search's root value ``q``.
+
+    ``z`` is unbiased but noisy: one sampled move late in a game flips it for every earlier
+    position. ``q`` is what 64 simulations think of the position itself, smoother but only as
+    right as the network behind the search. Averaging the two is a common cure for the
+    value head's slow start on small budgets.
+    """
+    w = config.value_target_q
+    return ((1.0 - w) * records.outcomes + w * records.root_values).astype(np.float32)
 
 
 def train_on_buffer(
@@ -205,7 +221,7 @@ def run_selfplay(
         for iteration in bar:
             model.eval()
             records = _play_games(game, model, evaluator, workers, search_config, config, rng)
-            buffer.add(records.states, records.policies, records.outcomes)
+            buffer.add(records.states, records.policies, value_targets(records, config))
             progress.selfplay_positions += len(records)
             steps = math.ceil(len(records) * config.sample_reuse / config.batch_size)
             if config.lr_decay:

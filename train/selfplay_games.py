@@ -56,6 +56,8 @@ class SelfPlayRecords:
         states: State[P] the position before each move (``game.observation`` makes inputs).
         policies: float32[P, A] the search's visit counts, normalised.
         outcomes: float32[P] the final result for the player to move at that position.
+        root_values: float32[P] the search's value of that position (``root_value``), for the
+            same player: a less noisy but biased value target than the outcome.
         game_index: int32[P] which game each position comes from.
         moves: the move string (``game.notation``) of each game.
         stats: :class:`SelfPlayStats`.
@@ -64,6 +66,7 @@ class SelfPlayRecords:
     states: State
     policies: np.ndarray
     outcomes: np.ndarray
+    root_values: np.ndarray
     game_index: np.ndarray
     moves: list[str]
     stats: SelfPlayStats
@@ -109,6 +112,7 @@ def play_selfplay_games(
 
     visited: list[State] = []  # per move: the positions searched
     policies: list[np.ndarray] = []
+    root_values: list[np.ndarray] = []
     game_ids: list[np.ndarray] = []
     search_entropy: list[np.ndarray] = []
     prior_entropy: list[np.ndarray] = []
@@ -124,6 +128,7 @@ def play_selfplay_games(
 
         visited.append(current)
         policies.append(policy.astype(np.float32))
+        root_values.append(result.root_value.astype(np.float32))
         game_ids.append(playing.astype(np.int32))
         search_entropy.append(_entropy(policy))
         prior_entropy.append(_entropy(result.priors))
@@ -160,6 +165,7 @@ def play_selfplay_games(
         states=all_states,
         policies=np.concatenate(policies),
         outcomes=outcomes,
+        root_values=np.concatenate(root_values),
         game_index=game_index,
         moves=[game.notation(m) for m in moves],
         stats=stats,
@@ -188,6 +194,7 @@ def merge_records(parts: list[SelfPlayRecords], wall_time_s: float) -> SelfPlayR
         states=concat_states([p.states for p in parts]),
         policies=np.concatenate([p.policies for p in parts]),
         outcomes=np.concatenate([p.outcomes for p in parts]),
+        root_values=np.concatenate([p.root_values for p in parts]),
         game_index=np.concatenate([p.game_index + o for p, o in zip(parts, offsets, strict=True)]),
         moves=[m for p in parts for m in p.moves],
         stats=stats,
