@@ -12,7 +12,7 @@ from train.evaluators import NetworkEvaluator, UniformEvaluator
 from train.mcts import MCTSConfig, search
 from train.optim import anneal, make_optimizer
 from train.replay import ReplayBuffer
-from train.selfplay import SelfPlayConfig, value_targets
+from train.selfplay import SelfPlayConfig, torch_threads, value_targets
 from train.selfplay_games import merge_records, play_selfplay_games, random_starts
 from train.selfplay_workers import SelfPlayWorkers
 
@@ -194,3 +194,15 @@ def test_merged_buffer_averages_each_distinct_position_once() -> None:
         np.testing.assert_allclose(merged_policy[i], policies[rows].mean(axis=0), rtol=1e-5)
         assert merged_value[i] == pytest.approx(values[rows].mean())
     assert not groups
+
+
+def test_torch_threads_sets_the_count_for_the_block_and_restores_it() -> None:
+    before = torch.get_num_threads()
+    with torch_threads(before + 1):
+        assert torch.get_num_threads() == before + 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), torch_threads(before + 1):
+        raise RuntimeError("the count comes back even when the block fails")
+    assert torch.get_num_threads() == before
+    with torch_threads(None):
+        assert torch.get_num_threads() == before

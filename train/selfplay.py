@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -227,9 +228,11 @@ def run_selfplay(
             if config.lr_decay:
                 anneal(scheduler, config.lr, iteration / max(1, config.iterations - 1))
             started = time.perf_counter()
-            metrics = train_on_buffer(
-                game, model, optimizer, scheduler, buffer, steps, config, rng, device
-            )
+            # The workers sit idle while the network trains, so training may use their cores.
+            with torch_threads(config.workers if workers is not None else None):
+                metrics = train_on_buffer(
+                    game, model, optimizer, scheduler, buffer, steps, config, rng, device
+                )
             train_seconds = time.perf_counter() - started
             progress.positions_seen += steps * config.batch_size
             metrics.update(selfplay_metrics(records.stats))
@@ -268,6 +271,18 @@ def _play_games(
     if workers is not None:
         return workers.play(model, search_config, n, rng, **options)
     return play_selfplay_games(game, evaluator, search_config, n, rng, **options)
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` torch CPU threads (None: leave them), then restore."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)
