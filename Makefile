@@ -28,7 +28,7 @@ test-slow: setup  ## only the tests marked slow
 	$(BIN)/python -m pytest -q -m slow
 
 # The main job: the whole story on Connect Four, expert games -> stage 1 -> stage 2 -> report,
-# with the default budgets (21 minutes measured on 2 CPU cores; see the README).
+# with the default budgets (27 minutes measured on 2 CPU cores; see the README).
 # Longer runs add flags to either stage, e.g. (see the README's presets)
 #   make demo DEMO_RUNS=runs/long STAGE2_FLAGS='--iterations 60 --games-per-iteration 256'
 DEMO_RUNS ?= runs/demo
