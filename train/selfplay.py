@@ -126,9 +126,8 @@ def value_targets(records: SelfPlayRecords, config: SelfPlayConfig) -> np.ndarra
     mixed with weight ``config.value_target_q`` with the search's root value ``q``.
 
     ``z`` is unbiased but noisy: one sampled move late in a game flips it for every earlier
-    position. ``q`` is what 64 simulations think of the position itself, smoother but only as
-    right as the network behind the search. Averaging the two is a common cure for the
-    value head's slow start on small budgets.
+    position. ``q`` is the search's value of the position itself, smoother but only as right
+    as the network behind the search; the mix trades the one's noise for the other's bias.
     """
     w = config.value_target_q
     return ((1.0 - w) * records.outcomes + w * records.root_values).astype(np.float32)
