@@ -66,6 +66,10 @@ class Args:
         None, "alphazero: weight w of the search's root value in the value target, "
         "(1-w)*outcome + w*root value; default per game"
     )  # fmt: skip
+    policy_target: Literal["visits", "completed-q"] | None = arg(
+        None, "alphazero: the policy label of a position, the search's visit counts or "
+        "Gumbel AlphaZero's completed-Q policy; default per game"
+    )  # fmt: skip
     temperature: float = arg(1.0, "reinforce: sampling temperature of both sides' moves")
     pool_every: int = arg(5, "reinforce: add the current net to the opponent pool every N")
     pool_size: int = arg(10, "reinforce: snapshots kept in the pool besides the initial net")

@@ -100,7 +100,13 @@ def test_workers_play_the_games_one_process_would_play_with_their_seeds() -> Non
     starts = random_starts(game, 5, 4, np.random.default_rng(3))
     with SelfPlayWorkers(2) as workers:
         pooled = workers.play(
-            model, config, 5, np.random.default_rng(9), temperature_moves=2, start_states=starts
+            model,
+            config,
+            5,
+            np.random.default_rng(9),
+            temperature_moves=2,
+            start_states=starts,
+            policy_target="completed-q",
         )
     # The oracle: the same shares (3 and 2 games) with the same seeds, in this process.
     seeds = np.random.default_rng(9).integers(0, 2**63 - 1, 2)
@@ -114,6 +120,7 @@ def test_workers_play_the_games_one_process_would_play_with_their_seeds() -> Non
             np.random.default_rng(int(seed)),
             temperature_moves=2,
             start_states=starts[share],
+            policy_target="completed-q",
         )
         for share, seed in zip((np.arange(3), np.arange(3, 5)), seeds, strict=True)
     ]

@@ -28,6 +28,7 @@ from train.evaluators import NetworkEvaluator
 from train.imitation import PositionTensors
 from train.mcts import MCTSConfig
 from train.optim import anneal, make_optimizer, train_step
+from train.policy_targets import PolicyTarget
 from train.replay import ReplayBuffer
 from train.selfplay_games import (
     SelfPlayRecords,
@@ -57,6 +58,7 @@ class SelfPlayConfig:
     grad_clip: float = 1.0
     value_weight: float = 1.0
     value_target_q: float = 0.0  # value target = (1 - w) * outcome + w * search root value
+    policy_target: PolicyTarget = "visits"  # or "completed-q" (train/policy_targets.py)
     augment: bool = True
     merge_duplicates: bool = False  # train on each distinct position once (ReplayBuffer.merged)
     workers: int = 1  # processes playing the self-play games (CPU; see selfplay_workers)
@@ -76,7 +78,7 @@ class SelfPlayConfig:
 #: on 2 cores); each distinct position trained on once and the value target half outcome,
 #: half search value, which each raised the network-alone score against stage 1 in paired
 #: runs (README, "Stage 2 on Connect Four").
-GAME_DEFAULTS: dict[str, dict[str, int | float]] = {
+GAME_DEFAULTS: dict[str, dict[str, int | float | str]] = {
     "tictactoe": {
         "iterations": 20,
         "games_per_iteration": 1024,
@@ -85,6 +87,7 @@ GAME_DEFAULTS: dict[str, dict[str, int | float]] = {
         "sample_reuse": 8.0,
         "merge_duplicates": True,
         "value_target_q": 0.0,
+        "policy_target": "visits",
     },
     "connect4": {
         "iterations": 25,
@@ -94,6 +97,7 @@ GAME_DEFAULTS: dict[str, dict[str, int | float]] = {
         "sample_reuse": 8.0,
         "merge_duplicates": True,
         "value_target_q": 0.5,
+        "policy_target": "visits",
     },
 }
 
@@ -268,7 +272,11 @@ def _play_games(
     starts = None
     if config.random_opening > 0:
         starts = random_starts(game, config.games_per_iteration, config.random_opening, rng)
-    options = {"temperature_moves": config.temperature_moves, "start_states": starts}
+    options = {
+        "temperature_moves": config.temperature_moves,
+        "start_states": starts,
+        "policy_target": config.policy_target,
+    }
     n = config.games_per_iteration
     if workers is not None:
         return workers.play(model, search_config, n, rng, **options)

@@ -18,6 +18,7 @@ import numpy as np
 from envs.core import Game, State, concat_states, select_states
 from envs.players import sample_masked
 from train.mcts import Evaluator, MCTSConfig, search, select_action
+from train.policy_targets import PolicyTarget, search_policy
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class SelfPlayStats:
         game_lengths: int32[n_games] moves played in each game.
         first_player_win_rate / draw_rate: fractions of the games (the second player won
             the rest).
-        search_entropy: mean entropy (nats) of the search policy over all positions.
+        search_entropy: mean entropy (nats) of the search policy (the recorded policy
+            target) over all positions.
         prior_entropy: mean entropy of the evaluator's priors at the same roots; search
             that sharpens the prior keeps this above ``search_entropy``.
         simulations: simulations run, summed over positions (``positions * num_simulations``).
@@ -54,7 +56,8 @@ class SelfPlayRecords:
 
     Attributes:
         states: State[P] the position before each move (``game.observation`` makes inputs).
-        policies: float32[P, A] the search's visit counts, normalised.
+        policies: float32[P, A] the search's policy (``policy_target``: its visit counts,
+            normalised, or completed Q).
         outcomes: float32[P] the final result for the player to move at that position.
         root_values: float32[P] the search's value of that position (``root_value``), for the
             same player: a less noisy but biased value target than the outcome.
@@ -84,6 +87,7 @@ def play_selfplay_games(
     temperature_moves: int | None = None,
     add_noise: bool = True,
     start_states: State | None = None,
+    policy_target: PolicyTarget = "visits",
 ) -> SelfPlayRecords:
     """Play ``n_games`` games of the search against itself, in lock-step.
 
@@ -99,6 +103,8 @@ def play_selfplay_games(
         add_noise: Dirichlet noise at the root (AlphaZero's self-play exploration).
         start_states: optional State[n_games] unfinished positions to start from (e.g. an
             opening book); default the empty board.
+        policy_target: what each position's policy label is (``train/policy_targets.py``);
+            the moves played follow the visit counts either way.
 
     Returns:
         the positions, policies and outcomes of all games, with their move strings and stats.
@@ -122,12 +128,12 @@ def play_selfplay_games(
     while len(playing):
         current = states[playing]
         result = search(game, current, evaluate, config, rng, add_noise=add_noise)
-        policy = result.visits / result.visits.sum(axis=1, keepdims=True)
+        policy = search_policy(result, game.legal_mask(current), policy_target)
         temperature = 1.0 if move_number < temperature_moves else 0.0
         actions = select_action(result.visits, temperature, rng)
 
         visited.append(current)
-        policies.append(policy.astype(np.float32))
+        policies.append(policy)
         root_values.append(result.root_value.astype(np.float32))
         game_ids.append(playing.astype(np.int32))
         search_entropy.append(_entropy(policy))

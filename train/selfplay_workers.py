@@ -22,6 +22,7 @@ from envs import State, get_game
 from models.net import NetConfig, PolicyValueNet
 from train.evaluators import NetworkEvaluator
 from train.mcts import MCTSConfig
+from train.policy_targets import PolicyTarget
 from train.selfplay_games import SelfPlayRecords, merge_records, play_selfplay_games
 
 _worker_model: PolicyValueNet | None = None  # each worker's copy of the network
@@ -59,6 +60,7 @@ class SelfPlayWorkers:
         rng: np.random.Generator,
         temperature_moves: int | None = None,
         start_states: State | None = None,
+        policy_target: PolicyTarget = "visits",
     ) -> SelfPlayRecords:
         """Like :func:`train.selfplay_games.play_selfplay_games` with a network, the games
         shared out over the workers (``n_games`` split as evenly as possible)."""
@@ -75,6 +77,7 @@ class SelfPlayWorkers:
                 int(seed),
                 temperature_moves,
                 None if start_states is None else start_states[share],
+                policy_target,
             )
             for share, seed in zip(shares, seeds, strict=True)
         ]
@@ -86,7 +89,7 @@ def _play_share(task: tuple[Any, ...]) -> SelfPlayRecords:
     """In a worker: load the weights into the worker's network and play its games."""
     global _worker_model
     net_config: NetConfig
-    net_config, weights, config, n_games, seed, temperature_moves, start_states = task
+    net_config, weights, config, n_games, seed, temperature_moves, start_states, target = task
     if _worker_model is None or _worker_model.config != net_config:
         _worker_model = PolicyValueNet(net_config)
     _worker_model.load_state_dict(weights)
@@ -100,4 +103,5 @@ def _play_share(task: tuple[Any, ...]) -> SelfPlayRecords:
         np.random.default_rng(seed),
         temperature_moves=temperature_moves,
         start_states=start_states,
+        policy_target=target,
     )
