@@ -76,6 +76,9 @@ class Args:
     blocks: int | None = arg(None, "residual blocks, with --init scratch (default per game)")
     channels: int | None = arg(None, "channels, with --init scratch (default per game)")
     eval_every: int = arg(5, "evaluate every N iterations (and after the last)")
+    snapshot_every: int = arg(
+        5, "also keep the network every N iterations as iteration_NNNN.pt (0: only latest.pt)"
+    )
     eval_games: int = arg(100, "games per evaluation duel (0: no duels)")
     eval_search_sims: int = arg(0, "also evaluate the network inside MCTS with N simulations")
     workers: int | None = arg(
@@ -112,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     args = _fill_defaults(args, game.name, device)
     if not 0.0 <= args.value_target_q <= 1.0:
         raise SystemExit(f"error: --value-target-q must be in [0, 1], got {args.value_target_q}")
+    if args.snapshot_every < 0:
+        raise SystemExit(f"error: --snapshot-every must be >= 0, got {args.snapshot_every}")
     if args.workers > 1 and device != "cpu":
         raise SystemExit(
             "error: --workers is for CPU self-play; on a GPU raise --games-per-iteration"
@@ -164,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         start_positions=start_positions,
         evaluate=evaluate,
         eval_every=args.eval_every,
+        snapshot_every=args.snapshot_every,
         resume=resume_state,
     )
     logger.close()

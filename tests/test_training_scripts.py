@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from models.checkpoint import load_checkpoint
 
@@ -85,12 +86,23 @@ def test_selfplay_smoke_from_stage1(stage1: Path, tmp_path: Path) -> None:
         "4",
         "--eval-every",
         "1",
+        "--snapshot-every",
+        "1",
         "--run-dir",
         str(tmp_path),
         cwd=tmp_path,
     )
-    latest = load_checkpoint(only_run(tmp_path) / "latest.pt")
+    run = only_run(tmp_path)
+    latest = load_checkpoint(run / "latest.pt")
     assert latest.stage == "selfplay" and latest.metrics["iteration"] == 2
+    # Each iteration's network is kept too, without the training state; the last is latest's.
+    snapshots = sorted(p.name for p in run.glob("iteration_*.pt"))
+    assert snapshots == ["iteration_0001.pt", "iteration_0002.pt"]
+    first, last = (load_checkpoint(run / name) for name in snapshots)
+    assert first.metrics["iteration"] == 1 and not first.training_state
+    assert last.step == latest.step
+    for name, tensor in last.model.state_dict().items():
+        torch.testing.assert_close(tensor, latest.model.state_dict()[name])
     # The x-axis continues from stage 1's positions.
     assert latest.step > stage1_ckpt.step
     assert latest.metrics["elapsed_s"] > stage1_ckpt.metrics["elapsed_s"]

@@ -276,6 +276,7 @@ def run_reinforce(
     start_positions: int = 0,
     evaluate: Callable[[PolicyValueNet], dict[str, float]] | None = None,
     eval_every: int = 1,
+    snapshot_every: int = 0,
     resume: dict[str, Any] | None = None,
 ) -> dict[str, float]:
     """Run the policy-gradient loop for ``config.iterations`` iterations; returns the last
@@ -296,7 +297,7 @@ def run_reinforce(
         pool = list(resume["pool"])
     learner = NetworkEvaluator(model, game, device=device)
     outputs = RunOutputs(
-        logger, checkpoint_dir, seed, args, evaluate, eval_every, config.iterations
+        logger, checkpoint_dir, seed, args, evaluate, eval_every, config.iterations, snapshot_every
     )
     metrics: dict[str, float] = {}
     bar = tqdm(

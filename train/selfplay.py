@@ -194,12 +194,15 @@ def run_selfplay(
     start_positions: int = 0,
     evaluate: Callable[[PolicyValueNet], dict[str, float]] | None = None,
     eval_every: int = 1,
+    snapshot_every: int = 0,
     resume: dict[str, Any] | None = None,
 ) -> dict[str, float]:
     """Run the AlphaZero loop for ``config.iterations`` iterations; returns the last metrics.
 
     ``start_positions`` is the positions-seen count the run continues from (stage 1's, when
-    starting from its checkpoint), so both stages draw one continuous curve.
+    starting from its checkpoint), so both stages draw one continuous curve. Every
+    ``snapshot_every`` iterations (0: never) the network is also kept as
+    ``iteration_NNNN.pt``, without training state, for later evaluation or play.
     """
     rng = np.random.default_rng(seed)
     optimizer, scheduler = make_optimizer(model, config.lr, config.weight_decay)
@@ -214,7 +217,7 @@ def run_selfplay(
     search_config = MCTSConfig(num_simulations=config.simulations)
     evaluator = NetworkEvaluator(model, game, device=device)
     outputs = RunOutputs(
-        logger, checkpoint_dir, seed, args, evaluate, eval_every, config.iterations
+        logger, checkpoint_dir, seed, args, evaluate, eval_every, config.iterations, snapshot_every
     )
     workers = SelfPlayWorkers(config.workers) if config.workers > 1 else None
     try:
@@ -306,6 +309,7 @@ class RunOutputs:
     evaluate: Callable[[PolicyValueNet], dict[str, float]] | None
     eval_every: int
     iterations: int
+    snapshot_every: int = 0
 
 
 def end_iteration(
@@ -316,8 +320,9 @@ def end_iteration(
     training_state: dict[str, Any],
 ) -> None:
     """What ends every stage-2 iteration, whatever the algorithm: evaluate (every
-    ``eval_every`` iterations and after the last), log, count the iteration done, and write
-    ``latest.pt`` with the loop's own state."""
+    ``eval_every`` iterations and after the last), log, count the iteration done, write
+    ``latest.pt`` with the loop's own state and, every ``snapshot_every`` iterations, keep
+    the network alone as ``iteration_NNNN.pt``."""
     done = progress.iteration + 1
     due = done % outputs.eval_every == 0 or done == outputs.iterations
     if outputs.evaluate is not None and due:
@@ -325,14 +330,19 @@ def end_iteration(
     outputs.logger.scalars(metrics, progress.positions_seen)
     progress.iteration = done
     progress.elapsed = outputs.logger.elapsed
+    description = {
+        "stage": "selfplay",
+        "step": progress.positions_seen,
+        "args": outputs.args,
+        "metrics": {**metrics, "iteration": progress.iteration, "elapsed_s": progress.elapsed},
+        "seed": outputs.seed,
+    }
+    if outputs.snapshot_every > 0 and done % outputs.snapshot_every == 0:
+        save_checkpoint(outputs.checkpoint_dir / f"iteration_{done:04d}.pt", model, **description)
     save_checkpoint(
         outputs.checkpoint_dir / "latest.pt",
         model,
-        stage="selfplay",
-        step=progress.positions_seen,
-        args=outputs.args,
-        metrics={**metrics, "iteration": progress.iteration, "elapsed_s": progress.elapsed},
-        seed=outputs.seed,
+        **description,
         training_state={**training_state, "progress": asdict(progress)},
     )
 
