@@ -20,6 +20,7 @@ from envs import get_game
 from models.checkpoint import CheckpointError, load_checkpoint
 from models.net import PolicyValueNet, default_config
 from scripts.cli import arg, merge_resumed, parse, resolve_device, set_threads, writable_dir
+from train.policy_targets import PolicyTarget
 from train.selfplay import GAME_DEFAULTS, SelfPlayConfig, run_selfplay
 from train.strength import StrengthConfig, measure_strength
 from train.tb import RunLogger, run_name
@@ -66,7 +67,7 @@ class Args:
         None, "alphazero: weight w of the search's root value in the value target, "
         "(1-w)*outcome + w*root value; default per game"
     )  # fmt: skip
-    policy_target: Literal["visits", "completed-q"] | None = arg(
+    policy_target: PolicyTarget | None = arg(
         None, "alphazero: the policy label of a position, the search's visit counts or "
         "Gumbel AlphaZero's completed-Q policy; default per game"
     )  # fmt: skip

@@ -50,6 +50,7 @@ def test_search_result_shapes_and_totals() -> None:
     assert result.root_value.shape == (5,)
     np.testing.assert_array_equal(result.visits.sum(axis=1), 30)
     assert not result.visits[~CONNECT4.legal_mask(states)].any()
+    np.testing.assert_array_equal(result.legal, CONNECT4.legal_mask(states))
     np.testing.assert_array_equal(
         result.priors, hashed_evaluator(states, CONNECT4.legal_mask(states))[0]
     )

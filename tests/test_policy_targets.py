@@ -6,40 +6,41 @@ import numpy as np
 import pytest
 import torch
 
-from envs import CONNECT4, State, stack_states
+from envs import CONNECT4, stack_states
 from models.net import NetConfig, PolicyValueNet
 from train.evaluators import NetworkEvaluator, UniformEvaluator
 from train.mcts import MCTSConfig, SearchResult, search
 from train.policy_targets import completed_q, completed_q_policy, search_policy, visit_policy
 from train.selfplay_games import play_selfplay_games
 
+# Four actions: 0 and 1 visited, 2 legal but never tried, 3 illegal.
+LEGAL = np.array([[True, True, True, False]])
+
 
 def _result(visits, q, priors) -> SearchResult:
-    visits = np.array([visits], dtype=np.int32)
     return SearchResult(
-        visits=visits,
+        visits=np.array([visits], dtype=np.int32),
         q=np.array([q], dtype=np.float32),
         root_value=np.zeros(1, dtype=np.float32),
         priors=np.array([priors], dtype=np.float32),
+        legal=LEGAL,
     )
 
 
-# Four actions: 0 and 1 visited, 2 legal but never tried, 3 illegal.
-LEGAL = np.array([[True, True, True, False]])
 RESULT = _result([6, 2, 0, 0], [0.5, -0.25, 0.0, 0.0], [0.4, 0.4, 0.2, 0.0])
 
 
 def test_completed_q_keeps_visited_q_and_gives_the_rest_the_lowest_seen_at_most_a_draw() -> None:
-    np.testing.assert_allclose(completed_q(RESULT, LEGAL), [[0.5, -0.25, -0.25, 0.0]])
+    np.testing.assert_allclose(completed_q(RESULT), [[0.5, -0.25, -0.25, 0.0]])
     winning = _result([6, 2, 0, 0], [0.9, 0.5, 0.0, 0.0], [0.4, 0.4, 0.2, 0.0])
-    np.testing.assert_allclose(completed_q(winning, LEGAL), [[0.9, 0.5, 0.0, 0.0]])
+    np.testing.assert_allclose(completed_q(winning), [[0.9, 0.5, 0.0, 0.0]])
 
 
 def test_completed_q_policy_is_the_softmax_of_log_prior_plus_scaled_q() -> None:
     scale = (50 + 6) * 0.1
-    logits = np.log([0.4, 0.4, 0.2]) + scale * completed_q(RESULT, LEGAL)[0, :3]
+    logits = np.log([0.4, 0.4, 0.2]) + scale * completed_q(RESULT)[0, :3]
     expected = np.exp(logits) / np.exp(logits).sum()
-    target = completed_q_policy(RESULT, LEGAL)
+    target = completed_q_policy(RESULT)
     np.testing.assert_allclose(target[0, :3], expected, rtol=1e-5)
     assert target[0, 3] == 0.0 and target.dtype == np.float32
 
@@ -47,12 +48,12 @@ def test_completed_q_policy_is_the_softmax_of_log_prior_plus_scaled_q() -> None:
 def test_equal_q_everywhere_gives_back_the_prior() -> None:
     # sigma(q) is the same for every move, so it cancels in the softmax.
     result = _result([3, 3, 2, 0], [0.2, 0.2, 0.2, 0.0], [0.5, 0.3, 0.2, 0.0])
-    np.testing.assert_allclose(completed_q_policy(result, LEGAL)[0], [0.5, 0.3, 0.2, 0.0], 1e-5)
+    np.testing.assert_allclose(completed_q_policy(result)[0], [0.5, 0.3, 0.2, 0.0], 1e-5)
 
 
 def test_a_better_q_raises_a_moves_share() -> None:
     shares = [
-        completed_q_policy(_result([4, 4, 0, 0], [q, 0.0, 0.0, 0.0], [0.4, 0.4, 0.2, 0]), LEGAL)
+        completed_q_policy(_result([4, 4, 0, 0], [q, 0.0, 0.0, 0.0], [0.4, 0.4, 0.2, 0]))
         for q in (-0.5, 0.0, 0.5)
     ]
     assert shares[0][0, 0] < shares[1][0, 0] < shares[2][0, 0]
@@ -69,8 +70,7 @@ def test_winning_moves_take_the_completed_q_target() -> None:
     states = stack_states([CONNECT4.parse(p) for p in cases])
     config = MCTSConfig(num_simulations=32)
     result = search(CONNECT4, states, UniformEvaluator(CONNECT4), config, np.random.default_rng(0))
-    legal = CONNECT4.legal_mask(states)
-    by_visits, by_q = visit_policy(result), completed_q_policy(result, legal)
+    by_visits, by_q = visit_policy(result), completed_q_policy(result)
     assert by_q[0, cases["445566"]].sum() > by_visits[0, cases["445566"]].sum()
     for row, wins in enumerate(cases.values()):
         assert by_q[row, wins].sum() > 0.95
@@ -98,15 +98,14 @@ def test_selfplay_records_the_chosen_policy_target() -> None:
     assert played["visits"].moves == played["completed-q"].moves
     records = played["completed-q"]
     again = search(CONNECT4, records.states, evaluate, config, np.random.default_rng(4))
-    legal = CONNECT4.legal_mask(records.states)
-    np.testing.assert_allclose(records.policies, completed_q_policy(again, legal), atol=1e-5)
+    np.testing.assert_allclose(records.policies, completed_q_policy(again), atol=1e-5)
     np.testing.assert_allclose(played["visits"].policies, visit_policy(again), atol=1e-6)
     assert not np.allclose(records.policies, played["visits"].policies, atol=1e-3)
-    assert not records.policies[~legal].any()
+    assert not records.policies[~CONNECT4.legal_mask(records.states)].any()
 
 
 def test_unknown_policy_target_is_refused() -> None:
-    state = State(*(np.zeros(1, dtype=d) for d in (np.uint64, np.uint64, np.int32)))
+    state = CONNECT4.initial_state(1)
     result = search(CONNECT4, state, UniformEvaluator(CONNECT4), MCTSConfig(4), None)
     with pytest.raises(ValueError, match="unknown policy target"):
-        search_policy(result, CONNECT4.legal_mask(state), "mean")  # type: ignore[arg-type]
+        search_policy(result, "mean")  # type: ignore[arg-type]

@@ -95,12 +95,14 @@ class SearchResult:
         root_value: float32[B] mean of all values backed up through the root, its own
             evaluation included, for the player to move at the root.
         priors: float32[B, A] the evaluator's priors at the root, before any noise.
+        legal: bool[B, A] the legal moves at the root.
     """
 
     visits: np.ndarray
     q: np.ndarray
     root_value: np.ndarray
     priors: np.ndarray
+    legal: np.ndarray
 
 
 @dataclass
@@ -201,6 +203,7 @@ def search(
         q=q.astype(np.float32),
         root_value=root_value.astype(np.float32),
         priors=root_priors,
+        legal=root_legal,
     )
 
 

@@ -26,14 +26,14 @@ defaults, which make a Q difference of 0.1 worth about one unit of logit at 64 s
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
 from train.mcts import SearchResult
 
 PolicyTarget = Literal["visits", "completed-q"]
-POLICY_TARGETS: tuple[str, ...] = ("visits", "completed-q")
+POLICY_TARGETS: tuple[str, ...] = get_args(PolicyTarget)
 
 
 def visit_policy(result: SearchResult) -> np.ndarray:
@@ -42,39 +42,39 @@ def visit_policy(result: SearchResult) -> np.ndarray:
     return (visits / visits.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def completed_q(result: SearchResult, legal: np.ndarray) -> np.ndarray:
+def completed_q(result: SearchResult) -> np.ndarray:
     """float64[B, A]: each legal move's Q for the player to move at the root; a move the
     search did not visit gets the lowest Q among the visited ones, capped at 0 (a draw);
     0 where illegal."""
     visited = result.visits > 0
     q = result.q.astype(np.float64)
     lowest = np.minimum(np.where(visited, q, np.inf).min(axis=1, keepdims=True), 0.0)
-    return np.where(legal, np.where(visited, q, lowest), 0.0)
+    return np.where(result.legal, np.where(visited, q, lowest), 0.0)
 
 
 def completed_q_policy(
-    result: SearchResult, legal: np.ndarray, c_visit: float = 50.0, c_scale: float = 0.1
+    result: SearchResult, c_visit: float = 50.0, c_scale: float = 0.1
 ) -> np.ndarray:
     """float32[B, A]: ``softmax(log prior + sigma(completed Q))`` over the legal moves (see
     the module docstring), zero on illegal moves.
 
     Args:
-        result: a search of ``B`` positions; legal: bool[B, A] their legal moves.
+        result: a search of ``B`` positions.
         c_visit, c_scale: ``sigma(q) = (c_visit + max visits) * c_scale * q``.
     """
     scale = (c_visit + result.visits.max(axis=1, keepdims=True)) * c_scale
     # A legal move whose prior underflowed to 0 stays possible: its logit is very low, not -inf.
     log_prior = np.log(np.maximum(result.priors.astype(np.float64), 1e-12))
-    logits = np.where(legal, log_prior + scale * completed_q(result, legal), -np.inf)
+    logits = np.where(result.legal, log_prior + scale * completed_q(result), -np.inf)
     logits -= logits.max(axis=1, keepdims=True)
     weights = np.exp(logits)
     return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def search_policy(result: SearchResult, legal: np.ndarray, kind: PolicyTarget) -> np.ndarray:
+def search_policy(result: SearchResult, kind: PolicyTarget) -> np.ndarray:
     """float32[B, A]: the policy target of kind ``kind`` (one of :data:`POLICY_TARGETS`)."""
     if kind == "visits":
         return visit_policy(result)
     if kind == "completed-q":
-        return completed_q_policy(result, legal)
+        return completed_q_policy(result)
     raise ValueError(f"unknown policy target {kind!r}; choose from {POLICY_TARGETS}")

@@ -128,7 +128,7 @@ def play_selfplay_games(
     while len(playing):
         current = states[playing]
         result = search(game, current, evaluate, config, rng, add_noise=add_noise)
-        policy = search_policy(result, game.legal_mask(current), policy_target)
+        policy = search_policy(result, policy_target)
         temperature = 1.0 if move_number < temperature_moves else 0.0
         actions = select_action(result.visits, temperature, rng)
 
