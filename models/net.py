@@ -225,7 +225,7 @@ def inference_copy(model: PolicyValueNet) -> PolicyValueNet:
     and bias of the convolution before it (``w' = w * gamma / sigma``, ``b' = beta - mean *
     gamma / sigma``); the copy computes the same function (to float32 rounding) without
     the BatchNorm passes. It doesn't follow later changes to ``model``
-    (``train.evaluators.NetworkEvaluator`` rebuilds it when the weights change), and its
+    (``train.search.evaluators.NetworkEvaluator`` rebuilds it when the weights change), and its
     parameter names differ (BatchNorms become ``nn.Identity``): never save it, save ``model``.
     """
     fused = copy.deepcopy(model).eval().requires_grad_(False)

@@ -12,7 +12,7 @@ A request (the style of KataGo's analysis engine)::
 it the search uses random playouts (uniform priors, one random game per leaf). **Moves in
 requests and answers are the game's 1-based notation**: Connect Four columns 1..7, tic-tac-toe
 cells 1..9 row by row. The answer carries the request's ``id`` and the fields described in
-``train/analysis.py`` (move, policy, value from the side to move, visits, q, terminal,
+``train/engine/analyser.py`` (move, policy, value from the side to move, visits, q, terminal,
 result, legal_moves).
 
 Requests waiting on stdin are read together, and those sharing game, checkpoint and
@@ -33,7 +33,13 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, TextIO
 
 from scripts.cli import arg, parse, resolve_device, set_threads
-from train.analysis import DEFAULT_SIMULATIONS, Analyser, AnalysisError, Request, make_request
+from train.engine.analyser import (
+    DEFAULT_SIMULATIONS,
+    Analyser,
+    AnalysisError,
+    Request,
+    make_request,
+)
 
 _FIELDS = {"id", "game", "position", "simulations", "checkpoint"}
 _EOF = object()

@@ -23,8 +23,8 @@ import numpy as np
 from envs import CONNECT4, State, concat_states
 from envs.experts import make_expert
 from scripts.cli import arg, parse
-from train.evaluation import duel
-from train.expert_data import GenerationConfig, generate_dataset, play_expert_games
+from train.arena.duels import duel
+from train.learn.expert_data import GenerationConfig, generate_dataset, play_expert_games
 
 
 @dataclass

@@ -5,13 +5,13 @@ For the game's default network, from one run on one machine, this prints
 1. the network's raw throughput (positions/s) at batch 1 and at ``--batch``, and the
    *batching bound*: batch-1 cost per position over batch-``--batch`` cost per position,
    the most any batching can gain over one-leaf search on this hardware;
-2. the batched search (``train/mcts.py``): simulations/s over ``--batch`` games at once,
+2. the batched search (``train/search/search.py``): simulations/s over ``--batch`` games at once,
    and the positions/s the network scored meanwhile (a simulation that ends in a finished
    game costs no network call), as a share of the raw throughput;
-3. the same for the one-leaf reference search (``train/reference_mcts.py``): one game, one
+3. the same for the one-leaf reference search (``train/search/reference.py``): one game, one
    network call per simulation;
 4. self-play positions/s of each: one whole batch of ``--batch`` games with the batched
-   search (``train.selfplay_games``), and games played one after another with the reference;
+   search (``train.selfplay.games``), and games played one after another with the reference;
 
 and the ratios. Both searches call the same evaluator (``NetworkEvaluator``), so the ratios
 measure the search, not the network. Other processes on a shared machine only ever slow a
@@ -36,10 +36,10 @@ from envs import Game, State, get_game, select_states
 from models.net import PolicyValueNet, default_config
 from scripts.benchmark_net import macs_per_position
 from scripts.cli import arg, parse, resolve_device, set_threads
-from train.evaluators import NetworkEvaluator
-from train.mcts import MCTSConfig, search, select_action
-from train.reference_mcts import reference_search
-from train.selfplay_games import play_selfplay_games
+from train.search.evaluators import NetworkEvaluator
+from train.search.reference import reference_search
+from train.search.search import MCTSConfig, search, select_action
+from train.selfplay.games import play_selfplay_games
 
 
 @dataclass

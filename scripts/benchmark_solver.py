@@ -1,8 +1,9 @@
 """Speed of the Connect Four solver by stage of the game.
 
-Positions come from the shipped benchmark set (:mod:`envs.c4_benchmark`), a sample per stage
-(opening: <= 14 stones, middle: 15-28, end: > 28). Each is solved from an empty transposition
-table (unless ``--warm``), and its score is checked against the set's label on the way.
+Positions come from the shipped benchmark set (:mod:`envs.solvers.connect4_benchmark`), a
+sample per stage (opening: <= 14 stones, middle: 15-28, end: > 28). Each is solved from an empty
+transposition table (unless ``--warm``), and its score is checked against the set's label on
+the way.
 Prints per stage: mean and median milliseconds per position, positions per second, and
 searched positions (nodes) per second. Example::
 
@@ -17,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs import CONNECT4
-from envs.c4_benchmark import DEFAULT_PATH, STAGES, load_benchmark_set
-from envs.c4_solver import DEFAULT_TABLE_LOG2, Solver
+from envs.solvers.connect4_benchmark import DEFAULT_PATH, STAGES, load_benchmark_set
+from envs.solvers.connect4_solver import DEFAULT_TABLE_LOG2, Solver
 from scripts.cli import arg, parse
 
 

@@ -19,8 +19,8 @@ from typing import Literal, NoReturn
 import numpy as np
 
 from scripts.cli import arg, parse, resolve_device, set_threads, writable_dir
-from train.report import ReportConfig, build_report
-from train.runs import Run, discover_runs, label_runs, load_run
+from train.report.report import ReportConfig, build_report
+from train.report.runs import Run, discover_runs, label_runs, load_run
 
 #: Defaults per game, sized so the default report on three Connect Four runs takes a few
 #: minutes on 2 cores (a network inside MCTS costs one evaluation per simulation, and a

@@ -25,11 +25,11 @@ import numpy as np
 from envs import get_game
 from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from scripts.cli import arg, parse, positional, resolve_device, set_threads, writable_dir
-from train.elo import fit_elo
-from train.evaluation import DuelResult
-from train.players import make_player
-from train.report import markdown_table
-from train.tournament import duel_dict, grade_network, round_robin, solver_sample
+from train.arena.duels import DuelResult
+from train.arena.elo import fit_elo
+from train.arena.network_players import make_player
+from train.arena.tournament import duel_dict, grade_network, round_robin, solver_sample
+from train.report.report import markdown_table
 
 BASELINES = ("random", "expert")
 _CHECKPOINT = re.compile(r"^(?P<path>.+\.pt)(?::|$)")

@@ -29,12 +29,12 @@ from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from models.net import default_config
 from scripts.cli import arg, build_parser, resolve_device, set_threads, writable_dir
 from scripts.train_imitation import GAME_DEFAULTS
-from train.experiment_summaries import write_data_wall, write_thinking, write_warm_vs_zero
-from train.experiments import DataWallConfig, Yardstick, data_wall, thinking, warm_vs_zero
-from train.expert_data import GenerationConfig
-from train.imitation import ImitationConfig
-from train.selfplay import SelfPlayConfig
-from train.strength import StrengthConfig
+from train.arena.strength import StrengthConfig
+from train.experiments.runners import DataWallConfig, Yardstick, data_wall, thinking, warm_vs_zero
+from train.experiments.summaries import write_data_wall, write_thinking, write_warm_vs_zero
+from train.learn.alphazero import SelfPlayConfig
+from train.learn.expert_data import GenerationConfig
+from train.learn.imitation import ImitationConfig
 
 
 @dataclass

@@ -4,7 +4,7 @@ python -m scripts.generate_expert_games --game tictactoe --games 2000 --out data
 python -m scripts.generate_expert_games --game connect4 --games 10000 --depth 5 --workers 2
 
 The same seed and settings write the same file, byte for byte, whatever ``--workers`` is.
-The format is described in :mod:`train.expert_data`.
+The format is described in :mod:`train.learn.expert_data`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from scripts.cli import arg, parse
-from train.expert_data import GenerationConfig, generate_dataset, save_dataset, summarize
+from train.learn.expert_data import GenerationConfig, generate_dataset, save_dataset, summarize
 
 
 @dataclass

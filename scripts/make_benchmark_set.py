@@ -11,7 +11,8 @@ How the set is made (everything follows from ``--seed``, so a rerun writes the s
    15..28, end 29..41), so games that end early favour a stage's first plies. The stages'
    quotas are split evenly over the sources; positions already taken (same move string) are
    skipped, and games are played until the quotas fill.
-3. The solver labels every move of every position (:meth:`envs.c4_solver.Solver.action_values`).
+3. The solver labels every move of every position
+   (:meth:`envs.solvers.connect4_solver.Solver.action_values`).
 
 The opening starts at ply 8 by default: earlier positions of expert games take the solver
 from many seconds to minutes each. The shipped file (1,200 positions, 400 per stage) took
@@ -31,7 +32,9 @@ import numpy as np
 from tqdm import tqdm
 
 from envs import CONNECT4
-from envs.c4_benchmark import (
+from envs.experts import make_expert
+from envs.players import Player, RandomPlayer
+from envs.solvers.connect4_benchmark import (
     DEFAULT_PATH,
     MIDDLE_LAST_PLY,
     OPENING_LAST_PLY,
@@ -39,9 +42,7 @@ from envs.c4_benchmark import (
     BenchmarkSet,
     save_benchmark_set,
 )
-from envs.c4_solver import Solver
-from envs.experts import make_expert
-from envs.players import Player, RandomPlayer
+from envs.solvers.connect4_solver import Solver
 from scripts.cli import arg, parse
 
 

@@ -25,8 +25,8 @@ from envs import get_game
 from envs.core import Game, State, stack_states
 from envs.players import Player
 from scripts.cli import arg, parse, set_threads
-from train.analysis import Analyser, AnalysisError, make_request, replay
-from train.players import make_player
+from train.arena.network_players import make_player
+from train.engine.analyser import Analyser, AnalysisError, make_request, replay
 
 _CHECKPOINT = re.compile(r"^(?P<path>.+\.pt)(?::.*)?$")
 _NAMES = ("first", "second")

@@ -9,12 +9,12 @@ move and its estimate of who is winning (with the expert as opponent: a random-r
 search's), and the result.
 
 The server is the standard library's ``ThreadingHTTPServer`` with a small JSON API, answered
-by the same code as the analysis engine (``train/analysis.py``)::
+by the same code as the analysis engine (``train/engine/analyser.py``)::
 
     GET  /                  the page; GET /static/NAME: its script and style sheet
     GET  /api/options       games, and the checkpoints found (re-scanned on each call)
     POST /api/analyse       {"game", "position", "checkpoint": ID or null, "simulations"}
-                            -> the analysis (see train/analysis.py) plus "board": rows of
+                            -> the analysis (see train/engine/analyser.py) plus "board": rows of
                             +1 (first player), -1 (second), 0, top row first
     POST /api/move          {"game", "position", "opponent": "expert" or ID, "simulations"}
                             -> {"move": "4"}: the opponent's move, in the game's notation
@@ -42,7 +42,7 @@ import numpy as np
 from envs import GAMES
 from envs.core import Game, stack_states
 from scripts.cli import arg, parse, resolve_device, set_threads
-from train.analysis import (
+from train.engine.analyser import (
     DEFAULT_SIMULATIONS,
     MAX_SIMULATIONS,
     Analyser,

@@ -21,7 +21,8 @@ from envs import get_game
 from models.checkpoint import CheckpointError, load_checkpoint
 from models.net import PolicyValueNet, default_config, num_parameters
 from scripts.cli import arg, merge_resumed, parse, resolve_device, set_threads, writable_dir
-from train.expert_data import (
+from train.arena.strength import StrengthConfig, measure_strength
+from train.learn.expert_data import (
     ExpertDataset,
     GenerationConfig,
     cached_dataset,
@@ -29,9 +30,8 @@ from train.expert_data import (
     split_by_game,
     summarize,
 )
-from train.imitation import ImitationConfig, PositionTensors, train_imitation
-from train.strength import StrengthConfig, measure_strength
-from train.tb import RunLogger, run_name
+from train.learn.imitation import ImitationConfig, PositionTensors, train_imitation
+from train.learn.tb import RunLogger, run_name
 
 #: Per-game defaults for the flags left at None: sized so the default run takes about a
 #: minute for tic-tac-toe and under 15 minutes for Connect Four on a 2-core laptop.

@@ -20,10 +20,10 @@ from envs import get_game
 from models.checkpoint import CheckpointError, load_checkpoint
 from models.net import PolicyValueNet, default_config
 from scripts.cli import arg, merge_resumed, parse, resolve_device, set_threads, writable_dir
-from train.policy_targets import PolicyTarget
-from train.selfplay import GAME_DEFAULTS, SelfPlayConfig, run_selfplay
-from train.strength import StrengthConfig, measure_strength
-from train.tb import RunLogger, run_name
+from train.arena.strength import StrengthConfig, measure_strength
+from train.learn.alphazero import GAME_DEFAULTS, SelfPlayConfig, run_selfplay
+from train.learn.tb import RunLogger, run_name
+from train.search.targets import PolicyTarget
 
 
 @dataclass
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"stage 2 ({args.algo}) on {game.name}: run folder {run_path}")
     run = run_selfplay
     if args.algo == "reinforce":
-        from train.reinforce import ReinforceConfig, run_reinforce
+        from train.learn.reinforce import ReinforceConfig, run_reinforce
 
         run = run_reinforce
         config = ReinforceConfig(
@@ -186,7 +186,7 @@ def _fill_defaults(args: Args, game: str, device: str) -> Args:
     defaults = {
         **GAME_DEFAULTS[game],
         "lr": 1e-3 if args.algo == "alphazero" else 2e-4,
-        # One process per core on a CPU (see train/selfplay_workers.py); a GPU takes one big
+        # One process per core on a CPU (see train/selfplay/process_pool.py); a GPU takes one big
         # batch instead.
         "workers": 2 if device == "cpu" else 1,
     }

@@ -1,4 +1,5 @@
-"""The shared analysis code (train/analysis.py) and the JSON-lines engine (scripts/analyze.py)."""
+"""The shared analysis code (train/engine/analyser.py) and the JSON-lines engine
+(scripts/analyze.py)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,14 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import train.analysis as analysis
+import train.engine.analyser as analysis
 from envs import CONNECT4, TICTACTOE
 from envs.core import stack_states
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.net import NetConfig, PolicyValueNet
 from scripts.analyze import answer_lines, serve
-from train.analysis import Analyser, AnalysisError, make_request
-from train.evaluators import NetworkEvaluator
+from train.engine.analyser import Analyser, AnalysisError, make_request
+from train.search.evaluators import NetworkEvaluator
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 

@@ -9,8 +9,8 @@ import torch
 from envs import CONNECT4, GAMES, Game
 from models.net import PolicyValueNet, default_config, inference_copy, predict
 from scripts.benchmark_selfplay import Args, main, random_states
-from tests.reference_mcts import random_positions
-from train.evaluators import NetworkEvaluator
+from tests.fixtures import random_positions
+from train.search.evaluators import NetworkEvaluator
 
 
 def _net_with_random_statistics(game: Game, seed: int) -> PolicyValueNet:

@@ -20,7 +20,7 @@ from envs import CONNECT4
 from models.checkpoint import save_checkpoint
 from models.net import NetConfig, PolicyValueNet
 from scripts.serve import App, make_server
-from train.analysis import Analyser
+from train.engine.analyser import Analyser
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

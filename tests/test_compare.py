@@ -19,11 +19,11 @@ from models.checkpoint import save_checkpoint
 from models.net import NetConfig, PolicyValueNet
 from scripts import compare
 from tests.test_training_scripts import run_script
-from train.evaluation import DuelResult, Record
-from train.report import verdict
-from train.runs import discover_runs, label_runs, load_run, read_scalars, stage_boundaries
-from train.tb import RunLogger
-from train.tournament import find_duel, flipped, score_matrix
+from train.arena.duels import DuelResult, Record
+from train.arena.tournament import find_duel, flipped, score_matrix
+from train.learn.tb import RunLogger
+from train.report.report import verdict
+from train.report.runs import discover_runs, label_runs, load_run, read_scalars, stage_boundaries
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

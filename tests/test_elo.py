@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from train.elo import expected_score, fit_elo
-from train.evaluation import DuelResult, Record
+from train.arena.duels import DuelResult, Record
+from train.arena.elo import expected_score, fit_elo
 
 TRUE = {"random": 0.0, "a": 250.0, "b": -120.0, "c": 600.0, "d": 400.0}
 

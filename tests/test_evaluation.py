@@ -10,10 +10,10 @@ import pytest
 from envs import CONNECT4, TICTACTOE, Game, State
 from envs.players import RandomPlayer
 from tests.test_grading import OraclePlayer, minimax_action_values
-from train.evaluation import DuelResult, Record, duel, play_games, wilson_interval
-from train.grading import all_tictactoe_positions
-from train.mcts import MCTSConfig
-from train.players import PolicyPlayer, SearchPlayer, make_player
+from train.arena.duels import DuelResult, Record, duel, play_games, wilson_interval
+from train.arena.grading import all_tictactoe_positions
+from train.arena.network_players import PolicyPlayer, SearchPlayer, make_player
+from train.search.search import MCTSConfig
 
 
 class FirstLegal:
@@ -218,7 +218,7 @@ def test_policy_player_plays_the_best_legal_prior_or_samples():
 
 
 def test_search_player_takes_an_immediate_win():
-    from train.evaluators import RolloutEvaluator
+    from train.search.evaluators import RolloutEvaluator
 
     # Each time X has two in a line and must complete it now, or O completes its own.
     states = [TICTACTOE.parse(s) for s in ("1425", "7182", "9253")]

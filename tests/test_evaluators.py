@@ -11,8 +11,8 @@ from torch import nn
 
 from envs import CONNECT4, GAMES, TICTACTOE, Game, State, stack_states
 from models.net import PolicyValueNet, default_config
-from tests.reference_mcts import random_positions
-from train.evaluators import NetworkEvaluator, RolloutEvaluator, UniformEvaluator
+from tests.fixtures import random_positions
+from train.search.evaluators import NetworkEvaluator, RolloutEvaluator, UniformEvaluator
 
 
 @pytest.mark.parametrize("game", GAMES.values(), ids=GAMES.keys())

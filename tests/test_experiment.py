@@ -14,9 +14,9 @@ import pytest
 from envs import get_game
 from models.checkpoint import load_checkpoint
 from scripts import experiment
-from train.experiment_summaries import compute_saved, first_reach, flattens_at
-from train.experiments import Yardstick
-from train.tournament import network_player
+from train.arena.tournament import network_player
+from train.experiments.runners import Yardstick
+from train.experiments.summaries import compute_saved, first_reach, flattens_at
 
 REPO = Path(__file__).resolve().parents[1]
 STAGE1 = str(REPO / "checkpoints" / "connect4_stage1.pt")

@@ -12,7 +12,7 @@ import pytest
 
 from envs import CONNECT4, TICTACTOE, State, get_game
 from envs.experts import tictactoe_action_values
-from train.expert_data import (
+from train.learn.expert_data import (
     CHUNK_GAMES,
     FORMAT_VERSION,
     ExpertDataset,

@@ -199,7 +199,7 @@ def test_connect4_temperature_zero_is_uniform_over_the_best_scores():
 def test_connect4_margin_search_agrees_with_exact_scores():
     # The policy's search stops early on moves it can show are worse; its best moves and
     # their scores must still be those of the exact search.
-    from envs import c4_expert_kernel as kernel
+    from envs.experts import connect4_kernel as kernel
 
     states = expert_positions(20, seed=4)
     own, opp = states.own.astype(np.uint64), states.opp.astype(np.uint64)

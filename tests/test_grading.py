@@ -9,7 +9,7 @@ import pytest
 
 from envs import TICTACTOE, State
 from envs.players import RandomPlayer
-from train.grading import (
+from train.arena.grading import (
     ILLEGAL,
     STAGES,
     SolverGrade,
@@ -190,7 +190,7 @@ def test_per_stage_error_rates_and_metric_tags():
 
 def test_experts_oracle_agrees_with_minimax(solved):
     pytest.importorskip("envs.experts")
-    from train.grading import tictactoe_benchmark
+    from train.arena.grading import tictactoe_benchmark
 
     positions, values = tictactoe_benchmark()
     np.testing.assert_array_equal(positions.own, solved[0].own)

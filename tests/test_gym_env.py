@@ -355,12 +355,12 @@ def test_agent_plays_random_draws_both_sides():
     assert sides == {0, 1}
 
 
-# --- the expert opponent (envs/experts.py) ----------------------------------------------
+# --- the expert opponent (envs/experts/) ----------------------------------------------
 
 
 @pytest.mark.parametrize("env_id", GAME_IDS)
 def test_check_env_against_the_expert(env_id):
-    pytest.importorskip("envs.experts", reason="envs/experts.py is not written yet")
+    pytest.importorskip("envs.experts", reason="envs/experts/ is not written yet")
     env = make_strict(env_id, opponent="expert", illegal_action="lose")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -368,7 +368,7 @@ def test_check_env_against_the_expert(env_id):
 
 
 def test_random_agent_never_beats_the_tictactoe_expert():
-    pytest.importorskip("envs.experts", reason="envs/experts.py is not written yet")
+    pytest.importorskip("envs.experts", reason="envs/experts/ is not written yet")
     env = make_strict(TICTACTOE_ID, opponent="expert", agent_plays="random")
     rng = np.random.default_rng(4)
     returns = [run_checked_episode(env, TICTACTOE, rng, seed) for seed in range(20)]

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from envs import CONNECT4, GAMES, TICTACTOE, Game, State, stack_states
-from tests.reference_mcts import hashed_evaluator, random_positions, reference_search
-from train.evaluators import RolloutEvaluator, UniformEvaluator, uniform_priors
-from train.mcts import MCTSConfig, search, select_action
-from train.selfplay_games import play_selfplay_games
+from tests.fixtures import hashed_evaluator, random_positions, reference_search
+from train.search.evaluators import RolloutEvaluator, UniformEvaluator, uniform_priors
+from train.search.search import MCTSConfig, search, select_action
+from train.selfplay.games import play_selfplay_games
 
 # --- the oracle: batched == reference -------------------------------------------------
 

@@ -20,7 +20,7 @@ from envs.core import stack_states
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.net import NetConfig, PolicyValueNet
 from scripts.play import main
-from train.evaluators import NetworkEvaluator
+from train.search.evaluators import NetworkEvaluator
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 PROMPT = "X to play> "

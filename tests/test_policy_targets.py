@@ -8,10 +8,10 @@ import torch
 
 from envs import CONNECT4, stack_states
 from models.net import NetConfig, PolicyValueNet
-from train.evaluators import NetworkEvaluator, UniformEvaluator
-from train.mcts import MCTSConfig, SearchResult, search
-from train.policy_targets import completed_q, completed_q_policy, search_policy, visit_policy
-from train.selfplay_games import play_selfplay_games
+from train.search.evaluators import NetworkEvaluator, UniformEvaluator
+from train.search.search import MCTSConfig, SearchResult, search
+from train.search.targets import completed_q, completed_q_policy, search_policy, visit_policy
+from train.selfplay.games import play_selfplay_games
 
 # Four actions: 0 and 1 visited, 2 legal but never tried, 3 illegal.
 LEGAL = np.array([[True, True, True, False]])

@@ -1,4 +1,5 @@
-"""Policy-gradient self-play (train/reinforce.py): games against the pool, the loss, the loop."""
+"""Policy-gradient self-play (train/learn/reinforce.py): games against the pool, the loss,
+the loop."""
 
 from __future__ import annotations
 
@@ -14,19 +15,19 @@ from envs.experts import TicTacToeExpert
 from envs.players import RandomPlayer
 from models.checkpoint import load_checkpoint
 from models.net import NetConfig, PolicyValueNet
-from train.evaluation import duel
-from train.evaluators import NetworkEvaluator, UniformEvaluator
-from train.losses import policy_value_loss
-from train.optim import make_optimizer
-from train.players import PolicyPlayer
-from train.reinforce import (
+from train.arena.duels import duel
+from train.arena.network_players import PolicyPlayer
+from train.learn.losses import policy_value_loss
+from train.learn.optim import make_optimizer
+from train.learn.reinforce import (
     ReinforceConfig,
     play_against_pool,
     reinforce_targets,
     run_reinforce,
     train_one_pass,
 )
-from train.tb import RunLogger
+from train.learn.tb import RunLogger
+from train.search.evaluators import NetworkEvaluator, UniformEvaluator
 
 TINY = NetConfig("tictactoe", blocks=1, channels=16, value_hidden=16)
 

@@ -8,13 +8,13 @@ import torch
 
 from envs import CONNECT4, GAMES, TICTACTOE, Game, State
 from models.net import NetConfig, PolicyValueNet
-from train.evaluators import NetworkEvaluator, UniformEvaluator
-from train.mcts import MCTSConfig, search
-from train.optim import anneal, make_optimizer
-from train.replay import ReplayBuffer
-from train.selfplay import SelfPlayConfig, torch_threads, value_targets
-from train.selfplay_games import merge_records, play_selfplay_games, random_starts
-from train.selfplay_workers import SelfPlayWorkers
+from train.learn.alphazero import SelfPlayConfig, torch_threads, value_targets
+from train.learn.optim import anneal, make_optimizer
+from train.search.evaluators import NetworkEvaluator, UniformEvaluator
+from train.search.search import MCTSConfig, search
+from train.selfplay.games import merge_records, play_selfplay_games, random_starts
+from train.selfplay.process_pool import SelfPlayWorkers
+from train.selfplay.replay_buffer import ReplayBuffer
 
 
 @pytest.mark.parametrize("game", GAMES.values(), ids=GAMES.keys())

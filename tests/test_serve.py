@@ -18,7 +18,7 @@ from envs.experts import tictactoe_action_values
 from models.checkpoint import save_checkpoint
 from models.net import NetConfig, PolicyValueNet
 from scripts.serve import STATIC_DIR, App, Args, make_server
-from train.analysis import Analyser, make_request
+from train.engine.analyser import Analyser, make_request
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from envs import CONNECT4, State
-from envs.c4_benchmark import STAGES, load_benchmark_set
-from envs.c4_solver import ILLEGAL, MAX_SCORE, Solver, action_values, outcome, solve
+from envs.solvers.connect4_benchmark import STAGES, load_benchmark_set
+from envs.solvers.connect4_solver import ILLEGAL, MAX_SCORE, Solver, action_values, outcome, solve
 
 ROOT = Path(__file__).resolve().parents[1]
 

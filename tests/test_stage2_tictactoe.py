@@ -16,11 +16,11 @@ from envs import TICTACTOE
 from envs.experts import make_expert
 from models.checkpoint import load_checkpoint
 from tests.test_training_scripts import only_run, run_script
-from train.evaluation import duel
-from train.evaluators import NetworkEvaluator
-from train.grading import tictactoe_benchmark
-from train.mcts import MCTSConfig
-from train.players import SearchPlayer
+from train.arena.duels import duel
+from train.arena.grading import tictactoe_benchmark
+from train.arena.network_players import SearchPlayer
+from train.search.evaluators import NetworkEvaluator
+from train.search.search import MCTSConfig
 
 
 @pytest.mark.slow

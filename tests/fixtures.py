@@ -1,0 +1,49 @@
+"""Test helpers around the one-leaf reference search (``train/search/reference.py``).
+
+Re-exports the reference search, the oracle of the batched search, and adds a deterministic
+stand-in network (:func:`hashed_evaluator`) and test positions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.core import Game, State, stack_states
+from train.search.reference import Node, reference_search
+
+__all__ = ["Node", "hashed_evaluator", "random_positions", "reference_search"]
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """uint64: the splitmix64 finaliser, a cheap well-scrambling hash."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def hashed_evaluator(states: State, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic, position-dependent, uneven priors and values: a stand-in network."""
+    key = _mix(np.atleast_1d(states.own) * np.uint64(0x9E3779B97F4A7C15))
+    key = _mix(key ^ np.atleast_1d(states.opp))
+    actions = np.arange(legal.shape[-1], dtype=np.uint64)
+    per_action = _mix(key[:, None] + actions * np.uint64(0xD1B54A32D192ED03)) >> np.uint64(11)
+    weights = np.where(legal, 0.05 + per_action / 2.0**53, 0.0)
+    priors = (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+    values = ((_mix(key ^ np.uint64(12345)) >> np.uint64(11)) / 2.0**53 * 2 - 1).astype(np.float32)
+    return priors, values
+
+
+def random_positions(game: Game, n: int, seed: int) -> State:
+    """``n`` unfinished positions reached by random play, at assorted depths."""
+    rng = np.random.default_rng(seed)
+    found: list[State] = []
+    while len(found) < n:
+        state = game.initial_state()
+        for _ in range(rng.integers(0, game.num_cells - 2)):
+            legal = np.flatnonzero(game.legal_mask(state))
+            nxt = game.step(state, rng.choice(legal))
+            if game.is_terminal(nxt):
+                break
+            state = nxt
+        found.append(state)
+    return stack_states(found)

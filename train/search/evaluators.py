@@ -1,0 +1,156 @@
+"""Evaluators: what scores the leaves of a search, all behind one batched callable.
+
+An evaluator is called as ``evaluate(states, legal)`` with ``states: State[K]`` (unfinished
+positions) and ``legal: bool[K, A]``, and returns ``(priors float32[K, A], values
+float32[K])``: a distribution over the legal moves and a value in [-1, 1] **from the view of
+the player to move**. The search (``train/search/search.py``) neither knows nor cares which one it
+calls, so uniform priors, random rollouts and the network plug into the same slot.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+from envs.core import Game, State
+from envs.players import sample_masked
+from models.net import PolicyValueNet, inference_copy, predict
+
+
+def uniform_priors(legal: np.ndarray) -> np.ndarray:
+    """float32[K, A]: equal probability on each legal move of each row."""
+    legal = np.asarray(legal, dtype=np.float32)
+    return legal / np.maximum(legal.sum(axis=-1, keepdims=True), 1.0)
+
+
+class UniformEvaluator:
+    """Uniform priors and a value of 0: search guided by nothing but the rules."""
+
+    def __init__(self, game: Game) -> None:
+        self.game = game
+
+    def __call__(self, states: State, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return uniform_priors(legal), np.zeros(len(states), dtype=np.float32)
+
+
+class RolloutEvaluator:
+    """Uniform priors, and the mean outcome of ``rollouts`` random playouts as the value.
+
+    The playouts of all leaves (``K * rollouts`` games) advance together, one numpy step per
+    ply, until every one has ended; this is classic Monte Carlo tree search's evaluation.
+    """
+
+    def __init__(self, game: Game, rng: np.random.Generator, rollouts: int = 1) -> None:
+        if rollouts < 1:
+            raise ValueError(f"rollouts must be >= 1, got {rollouts}")
+        self.game = game
+        self.rng = rng
+        self.rollouts = rollouts
+
+    def __call__(self, states: State, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        game = self.game
+        r = self.rollouts
+        start = State(np.repeat(states.own, r), np.repeat(states.opp, r), np.repeat(states.ply, r))
+        own, opp, ply = start.own.copy(), start.opp.copy(), start.ply.copy()
+        playing = np.flatnonzero(~game.is_terminal(start))
+        while len(playing):
+            current = State(own[playing], opp[playing], ply[playing])
+            moves = game.legal_mask(current).astype(np.float64)
+            after = game.step(current, sample_masked(moves, self.rng))
+            own[playing], opp[playing], ply[playing] = after.own, after.opp, after.ply
+            playing = playing[~game.is_terminal(after)]
+        final = State(own, opp, ply)
+        # The outcome is for whoever is to move at the end; flip it for each ply of difference.
+        sign = np.where((ply - start.ply) % 2 == 0, 1.0, -1.0)
+        values = (game.terminal_value(final) * sign).reshape(len(states), self.rollouts)
+        return uniform_priors(legal), values.mean(axis=1).astype(np.float32)
+
+
+class NetworkEvaluator:
+    """The policy-value network's move probabilities and value.
+
+    ``model(obs float32[K, planes, rows, cols], legal bool[K, A]) -> (logits[K, A],
+    value[K])`` (``models/net.py``) runs in eval mode under ``torch.inference_mode``; its
+    logits become probabilities over the legal moves.
+
+    A :class:`PolicyValueNet` is run through a copy with its BatchNorms folded into the
+    convolutions and channels-last weights (``models.net.inference_copy``: the same outputs
+    to float32 rounding, 30-50% faster on a 2-core CPU, see ``scripts/benchmark_selfplay.py``).
+    The copy is rebuilt whenever the model's weights have changed since the last call, so the
+    evaluator of a network in training always scores with the current weights.
+    ``compile=True`` also runs the copy through ``torch.compile`` (little faster on a CPU once
+    channels-last, after ~10-20 s of compilation); if compiling fails (no C++ compiler, an
+    unsupported platform) the evaluator warns and stays with the eager copy. Any other module
+    is called as it is.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        game: Game,
+        device: str | torch.device = "cpu",
+        compile: bool = False,
+    ) -> None:
+        self.model = model
+        self.game = game
+        self.device = torch.device(device)
+        self.compile = compile
+        self._fused: PolicyValueNet | None = None  # the folded copy, once built
+        self._runner: nn.Module | None = None  # what is called: the copy, maybe compiled
+        self._weights: list[torch.Tensor] = []  # the model's parameters and buffers
+        self._weights_seen: tuple = (None,)  # their fingerprint when the copy was made
+
+    def __call__(self, states: State, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        obs = self.game.observation(states)
+        priors, values = predict(self.fast_model(), obs, legal, device=self.device)
+        return priors.astype(np.float32), values.astype(np.float32)
+
+    def fast_model(self) -> nn.Module:
+        """The module that scores positions: the folded (and maybe compiled) copy of a
+        ``PolicyValueNet`` with the model's current weights, or the model itself."""
+        if not isinstance(self.model, PolicyValueNet):
+            return self.model
+        if _fingerprint(self._weights) != self._weights_seen:
+            # Collect the tensors again: moving the model to a device replaces its buffers.
+            self._weights = [*self.model.parameters(), *self.model.buffers()]
+            fresh = inference_copy(self.model).to(self.device)
+            if self._fused is None:
+                self._fused = fresh
+                self._runner = self._compiled(fresh) if self.compile else fresh
+            else:
+                # Update the copy in place, so that a compiled runner keeps its compiled code.
+                self._fused.load_state_dict(fresh.state_dict())
+            self._weights_seen = _fingerprint(self._weights)
+        return self._runner
+
+    def _compiled(self, fused: PolicyValueNet) -> nn.Module:
+        # The batch size changes from call to call (finished games leave the search), so
+        # compile for any batch size at once rather than recompiling for each new one.
+        compiled = torch.compile(fused, dynamic=True)
+        planes, rows, cols = fused.obs_shape
+        try:  # torch.compile compiles on the first call: fail here, not in the search
+            with torch.inference_mode():
+                compiled(
+                    torch.zeros(2, planes, rows, cols, device=self.device),
+                    torch.ones(2, fused.num_actions, dtype=torch.bool, device=self.device),
+                )
+        except Exception as error:  # noqa: BLE001 - any compiler failure means: run eagerly
+            warnings.warn(
+                f"torch.compile failed ({error!r:.200}); evaluating eagerly", stacklevel=3
+            )
+            return fused
+        return compiled
+
+
+def _fingerprint(tensors: list[torch.Tensor]) -> tuple[tuple[int, int], ...]:
+    """Where each tensor lives and how often it was modified in place.
+
+    Every in-place change (an optimizer step, ``load_state_dict``, BatchNorm's running
+    statistics in train mode) bumps a tensor's version counter, and moving the model to
+    another device moves every parameter's storage: either way the fingerprint changes. It
+    costs microseconds, where walking the model's modules for its parameters costs ~1 ms.
+    """
+    return tuple((t.data_ptr(), t._version) for t in tensors)
