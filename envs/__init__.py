@@ -4,7 +4,7 @@
 """
 
 from envs.connect4 import CONNECT4, ConnectFour
-from envs.core import Game, State, Symmetry, concat_states, select_states, stack_states
+from envs.core import Game, State, Symmetry
 from envs.gym_env import register_envs
 from envs.registry import GAMES, get_game
 from envs.tictactoe import TICTACTOE, TicTacToe
@@ -20,9 +20,6 @@ __all__ = [
     "State",
     "Symmetry",
     "TicTacToe",
-    "concat_states",
     "get_game",
     "register_envs",
-    "select_states",
-    "stack_states",
 ]

@@ -49,32 +49,47 @@ class State:
     def shape(self) -> tuple[int, ...]:
         return np.shape(self.own)
 
+    # The only code that touches the three fields one by one: everything else goes through
+    # these, so a game with another layout (more words per colour, say) changes them alone.
 
-def stack_states(states: list[State]) -> State:
-    """Stack single positions (or batches) into one batch along a new leading axis."""
-    return State(
-        np.stack([s.own for s in states]),
-        np.stack([s.opp for s in states]),
-        np.stack([s.ply for s in states]),
-    )
+    @staticmethod
+    def stack(states: list[State]) -> State:
+        """Stack single positions (or batches) into one batch along a new leading axis."""
+        return State(
+            np.stack([s.own for s in states]),
+            np.stack([s.opp for s in states]),
+            np.stack([s.ply for s in states]),
+        )
 
+    @staticmethod
+    def concat(states: list[State]) -> State:
+        """Concatenate batches of positions along their leading axis."""
+        return State(
+            np.concatenate([s.own for s in states]),
+            np.concatenate([s.opp for s in states]),
+            np.concatenate([s.ply for s in states]),
+        )
 
-def concat_states(states: list[State]) -> State:
-    """Concatenate batches of positions along their leading axis."""
-    return State(
-        np.concatenate([s.own for s in states]),
-        np.concatenate([s.opp for s in states]),
-        np.concatenate([s.ply for s in states]),
-    )
+    @staticmethod
+    def where(mask: np.ndarray, if_true: State, if_false: State) -> State:
+        """Per game of a batch, ``if_true`` where ``mask`` (bool[...]) holds, else ``if_false``."""
+        return State(
+            np.where(mask, if_true.own, if_false.own),
+            np.where(mask, if_true.opp, if_false.opp),
+            np.where(mask, if_true.ply, if_false.ply),
+        )
 
+    def set_rows(self, index, values: State) -> None:
+        """Overwrite the positions at ``index`` (as numpy indexes) with ``values``, in place.
 
-def select_states(mask: np.ndarray, if_true: State, if_false: State) -> State:
-    """Per game of a batch, ``if_true`` where ``mask`` (bool[...]) holds, else ``if_false``."""
-    return State(
-        np.where(mask, if_true.own, if_false.own),
-        np.where(mask, if_true.opp, if_false.opp),
-        np.where(mask, if_true.ply, if_false.ply),
-    )
+        The one mutating helper, for position buffers their owner fills row by row (games
+        advancing in lock-step, a search tree, the replay buffer); the rules never call it.
+        """
+        self.own[index], self.opp[index], self.ply[index] = values.own, values.opp, values.ply
+
+    def copy(self) -> State:
+        """A batch with its own arrays (to fill with :meth:`set_rows`)."""
+        return State(self.own.copy(), self.opp.copy(), self.ply.copy())
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs import CONNECT4, State, concat_states
+from envs import CONNECT4, State
 from envs.experts import make_expert
 from scripts.cli import arg, parse
 from train.arena.duels import duel
@@ -91,7 +91,7 @@ def _moves_per_s(expert, batches: list[State]) -> float:
     tic = time.perf_counter()
     for batch in batches:
         expert.policy(batch)
-    return len(concat_states(batches)) / (time.perf_counter() - tic)
+    return len(State.concat(batches)) / (time.perf_counter() - tic)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from envs import Game, get_game, select_states
+from envs import Game, State, get_game
 from models.net import NetConfig, PolicyValueNet, default_config, num_parameters
 from scripts.cli import arg, parse
 
@@ -46,7 +46,7 @@ def random_positions(game: Game, n: int, rng: np.random.Generator) -> tuple[np.n
         legal = game.legal_mask(state)
         moving = (plies > ply) & legal.any(axis=-1)
         action = (rng.random(legal.shape) * legal).argmax(axis=-1)
-        state = select_states(moving, game.step(state, action), state)
+        state = State.where(moving, game.step(state, action), state)
     return game.observation(state), game.legal_mask(state)
 
 

@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from envs import Game, State, get_game, select_states
+from envs import Game, State, get_game
 from models.net import PolicyValueNet, default_config
 from scripts.benchmark_net import macs_per_position
 from scripts.cli import arg, parse, resolve_device, set_threads
@@ -68,7 +68,7 @@ def random_states(game: Game, n: int, rng: np.random.Generator) -> State:
         after = game.step(state, action)
         # A move that would end the game is not played: the search needs unfinished roots.
         moving = (plies > ply) & ~game.is_terminal(after)
-        state = select_states(moving, after, state)
+        state = State.where(moving, after, state)
     return state
 
 

@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 
 from envs import get_game
-from envs.core import Game, State, stack_states
+from envs.core import Game, State
 from envs.players import Player
 from scripts.cli import arg, parse, set_threads
 from train.arena.network_players import make_player
@@ -203,7 +203,7 @@ def _win_percent(value: float) -> int:
 
 
 def _act(player: Player, state: State, rng: np.random.Generator) -> int:
-    return int(player.act(stack_states([state]), rng)[0])
+    return int(player.act(State.stack([state]), rng)[0])
 
 
 def _result_line(game: Game, state: State, names: list[str]) -> str:

@@ -40,7 +40,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 
 from envs import GAMES
-from envs.core import Game, stack_states
+from envs.core import Game, State
 from scripts.cli import arg, parse, resolve_device, set_threads
 from train.engine.analyser import (
     DEFAULT_SIMULATIONS,
@@ -165,7 +165,7 @@ class App:
             return {"move": self.analyser.analyse(request)["move"]}
         expert = self._expert(game)
         with self._lock:  # the generator is shared between the handler threads
-            action = int(expert.act(stack_states([state]), self.rng)[0])
+            action = int(expert.act(State.stack([state]), self.rng)[0])
         return {"move": game.format_move(action)}
 
     def _request(self, body: dict[str, Any], checkpoint: Any):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.core import Game, State, stack_states
+from envs.core import Game, State
 from train.search.reference import Node, reference_search
 
 __all__ = ["Node", "hashed_evaluator", "random_positions", "reference_search"]
@@ -46,4 +46,4 @@ def random_positions(game: Game, n: int, seed: int) -> State:
                 break
             state = nxt
         found.append(state)
-    return stack_states(found)
+    return State.stack(found)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import train.engine.analyser as analysis
 from envs import CONNECT4, TICTACTOE
-from envs.core import stack_states
+from envs.core import State
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.net import NetConfig, PolicyValueNet
 from scripts.analyze import answer_lines, serve
@@ -120,7 +120,7 @@ def test_unfinished_position_is_not_terminal() -> None:
 def test_zero_simulations_gives_the_network_alone(checkpoints) -> None:
     answer = Analyser().analyse(make_request("tictactoe", "5", 0, str(checkpoints["tictactoe"])))
     model = load_checkpoint(checkpoints["tictactoe"]).model
-    state = stack_states([TICTACTOE.parse("5")])
+    state = State.stack([TICTACTOE.parse("5")])
     priors, values = NetworkEvaluator(model, TICTACTOE)(state, TICTACTOE.legal_mask(state))
     expected = {str(a + 1): round(float(priors[0, a]), 4) for a in range(9) if a != 4}
     assert answer["policy"] == pytest.approx(expected, abs=2e-4)

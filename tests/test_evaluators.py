@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from envs import CONNECT4, GAMES, TICTACTOE, Game, State, stack_states
+from envs import CONNECT4, GAMES, TICTACTOE, Game, State
 from models.net import PolicyValueNet, default_config
 from tests.fixtures import random_positions
 from train.search.evaluators import NetworkEvaluator, RolloutEvaluator, UniformEvaluator
@@ -38,7 +38,7 @@ def _one_move_left(n: int, seed: int) -> State:
                 break
         if not TICTACTOE.is_terminal(state):
             found.append(state)
-    return stack_states(found)
+    return State.stack(found)
 
 
 def test_rollouts_of_forced_endings_are_exact() -> None:
@@ -54,7 +54,7 @@ def test_rollouts_of_forced_endings_are_exact() -> None:
 
 
 def test_rollouts_of_finished_positions_give_the_outcome() -> None:
-    states = stack_states([TICTACTOE.parse("14253"), TICTACTOE.parse("123564897")])
+    states = State.stack([TICTACTOE.parse("14253"), TICTACTOE.parse("123564897")])
     legal = TICTACTOE.legal_mask(states)
     _, values = RolloutEvaluator(TICTACTOE, np.random.default_rng(0))(states, legal)
     np.testing.assert_array_equal(values, TICTACTOE.terminal_value(states))
@@ -72,7 +72,7 @@ def _random_play_value(own: int, opp: int, ply: int) -> float:
 
 def test_rollout_values_match_the_exact_random_play_expectation() -> None:
     positions = [TICTACTOE.parse(p) for p in ("51", "123", "5")]
-    states = stack_states(positions)
+    states = State.stack(positions)
     legal = TICTACTOE.legal_mask(states)
     _, values = RolloutEvaluator(TICTACTOE, np.random.default_rng(0), rollouts=3000)(states, legal)
     exact = [_random_play_value(int(s.own), int(s.opp), int(s.ply)) for s in positions]

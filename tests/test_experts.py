@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs import CONNECT4, TICTACTOE, Game, State, concat_states, select_states, stack_states
+from envs import CONNECT4, TICTACTOE, Game, State
 from envs.experts import (
     ILLEGAL_VALUE,
     ConnectFourExpert,
@@ -35,7 +35,7 @@ def play(game: Game, first: Player, second: Player, n: int, rng: np.random.Gener
             mine = live & (game.to_play(state) == seat)
             if mine.any():
                 action[mine] = player.act(state[mine], rng)
-        state = select_states(live, game.step(state, action), state)
+        state = State.where(live, game.step(state, action), state)
 
 
 def first_player_result(game: Game, final: State) -> np.ndarray:
@@ -88,7 +88,7 @@ def test_tictactoe_values_known_positions():
     assert set(tictactoe_action_values(TICTACTOE.parse("125"))[[2, 3, 5, 6, 7, 8]]) == {-1}
     assert (tictactoe_action_values(TICTACTOE.initial_state()) == 0).all()
     # batched with a leading shape
-    batch = stack_states([TICTACTOE.parse("125"), TICTACTOE.parse("")])
+    batch = State.stack([TICTACTOE.parse("125"), TICTACTOE.parse("")])
     assert tictactoe_action_values(batch).shape == (2, 9)
 
 
@@ -169,8 +169,8 @@ def expert_positions(n_games: int, seed: int) -> State:
         legal = CONNECT4.legal_mask(state).astype(np.float64)
         legal[~live] = 1.0
         action = (rng.random(legal.shape) * legal).argmax(axis=-1)
-        state = select_states(live, CONNECT4.step(state, action), state)
-    return concat_states(positions)
+        state = State.where(live, CONNECT4.step(state, action), state)
+    return State.concat(positions)
 
 
 @pytest.mark.parametrize("temperature", [0.0, 0.5, 5.0])

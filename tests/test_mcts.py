@@ -7,7 +7,7 @@ import functools
 import numpy as np
 import pytest
 
-from envs import CONNECT4, GAMES, TICTACTOE, Game, State, stack_states
+from envs import CONNECT4, GAMES, TICTACTOE, Game, State
 from tests.fixtures import hashed_evaluator, random_positions, reference_search
 from train.search.evaluators import RolloutEvaluator, UniformEvaluator, uniform_priors
 from train.search.search import MCTSConfig, search, select_action
@@ -57,7 +57,7 @@ def test_search_result_shapes_and_totals() -> None:
 
 
 def test_search_refuses_finished_positions() -> None:
-    states = stack_states([TICTACTOE.parse("14253"), TICTACTOE.parse("1")])
+    states = State.stack([TICTACTOE.parse("14253"), TICTACTOE.parse("1")])
     with pytest.raises(ValueError, match="unfinished"):
         search(
             TICTACTOE, states, UniformEvaluator(TICTACTOE), MCTSConfig(), np.random.default_rng(0)
@@ -70,7 +70,7 @@ def test_search_refuses_finished_positions() -> None:
 def test_takes_immediate_wins_in_a_batch() -> None:
     # X is to move in each and completes four in a row with any of the listed columns.
     cases = {"445566": [2, 6], "121212": [0], "717171": [6]}
-    states = stack_states([CONNECT4.parse(p) for p in cases])
+    states = State.stack([CONNECT4.parse(p) for p in cases])
     config = MCTSConfig(num_simulations=200)
     result = search(CONNECT4, states, UniformEvaluator(CONNECT4), config, np.random.default_rng(0))
     for i, wins in enumerate(cases.values()):
@@ -84,7 +84,7 @@ def test_takes_immediate_wins_in_a_batch() -> None:
 
 def test_blocks_an_immediate_loss() -> None:
     # X holds columns 4, 5, 6 on the bottom row and O holds column 7: O must block column 3.
-    state = stack_states([CONNECT4.parse("47546")])
+    state = State.stack([CONNECT4.parse("47546")])
     rng = np.random.default_rng(0)
     config = MCTSConfig(num_simulations=200)
     for evaluator in (UniformEvaluator(CONNECT4), RolloutEvaluator(CONNECT4, rng, rollouts=2)):
@@ -96,7 +96,7 @@ def test_blocks_an_immediate_loss() -> None:
 def test_lost_position_is_valued_near_minus_one() -> None:
     # X holds columns 3, 4, 5 on the bottom row with both ends open; O, to move, cannot stop
     # both threats.
-    state = stack_states([CONNECT4.parse("33445")])
+    state = State.stack([CONNECT4.parse("33445")])
     rng = np.random.default_rng(0)
     config = MCTSConfig(num_simulations=400)
     result = search(CONNECT4, state, RolloutEvaluator(CONNECT4, rng), config, rng)
@@ -133,7 +133,7 @@ def test_won_tictactoe_position_is_valued_near_plus_one() -> None:
     rng = np.random.default_rng(0)
     config = MCTSConfig(num_simulations=800)
     for evaluator in (UniformEvaluator(TICTACTOE), RolloutEvaluator(TICTACTOE, rng)):
-        result = search(TICTACTOE, stack_states([state]), evaluator, config, rng)
+        result = search(TICTACTOE, State.stack([state]), evaluator, config, rng)
         assert result.visits[0].argmax() == 6
         assert result.root_value[0] > 0.8
 
@@ -145,7 +145,7 @@ def test_drawn_tictactoe_position_is_valued_near_zero() -> None:
     rng = np.random.default_rng(0)
     config = MCTSConfig(num_simulations=800)
     for evaluator in (UniformEvaluator(TICTACTOE), RolloutEvaluator(TICTACTOE, rng)):
-        result = search(TICTACTOE, stack_states([state]), evaluator, config, rng)
+        result = search(TICTACTOE, State.stack([state]), evaluator, config, rng)
         assert result.visits[0].argmax() in (2, 6)
         assert abs(result.root_value[0]) < 0.15
 

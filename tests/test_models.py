@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from envs import CONNECT4, TICTACTOE, Game, select_states
+from envs import CONNECT4, TICTACTOE, Game, State
 from models.net import (
     ILLEGAL_LOGIT,
     NetConfig,
@@ -33,7 +33,7 @@ def random_positions(game: Game, n: int, rng: np.random.Generator):
         legal = game.legal_mask(state)
         moving = (plies > ply) & legal.any(axis=-1)
         action = (rng.random(legal.shape) * legal).argmax(axis=-1)
-        state = select_states(moving, game.step(state, action), state)
+        state = State.where(moving, game.step(state, action), state)
     return state
 
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from envs import CONNECT4, TICTACTOE
-from envs.core import stack_states
+from envs.core import State
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.net import NetConfig, PolicyValueNet
 from scripts.play import main
@@ -116,7 +116,7 @@ def test_hint_shows_the_network_probabilities_and_value(tiny: Path, capsys, monk
     assert re.search(r"the network after 8 simulations: value [+-]\d\.\d\d for you", summary)
     # The probabilities shown are the network's own, computed here independently.
     model = load_checkpoint(tiny).model
-    start = stack_states([TICTACTOE.initial_state()])
+    start = State.stack([TICTACTOE.initial_state()])
     priors, _ = NetworkEvaluator(model, TICTACTOE)(start, TICTACTOE.legal_mask(start))
     expected = "  ".join(f"{a + 1}:{p:4.0%}" for a, p in enumerate(priors[0]))
     assert probabilities.strip() == f"network {expected}".strip()

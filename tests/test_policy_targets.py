@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from envs import CONNECT4, stack_states
+from envs import CONNECT4, State
 from models.net import NetConfig, PolicyValueNet
 from train.search.evaluators import NetworkEvaluator, UniformEvaluator
 from train.search.search import MCTSConfig, SearchResult, search
@@ -67,7 +67,7 @@ def test_winning_moves_take_the_completed_q_target() -> None:
     # to the wins; in the second the search spends every visit on the win, and the untried
     # moves, capped at a draw, must not pull the target back to the prior.
     cases = {"445566": [2, 6], "121212": [0]}
-    states = stack_states([CONNECT4.parse(p) for p in cases])
+    states = State.stack([CONNECT4.parse(p) for p in cases])
     config = MCTSConfig(num_simulations=32)
     result = search(CONNECT4, states, UniformEvaluator(CONNECT4), config, np.random.default_rng(0))
     by_visits, by_q = visit_policy(result), completed_q_policy(result)

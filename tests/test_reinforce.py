@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from envs import TICTACTOE, State, concat_states
+from envs import TICTACTOE, State
 from envs.experts import TicTacToeExpert
 from envs.players import RandomPlayer
 from models.checkpoint import load_checkpoint
@@ -74,7 +74,7 @@ def test_only_learner_positions_with_outcomes_from_replayed_games():
     assert len(states) == len(actions) == len(outcomes) == len(stats.game_index)
     # What is returned is exactly what the learner was asked about, nothing of the opponent's,
     # and together the two sides saw every position of every game once.
-    asked = concat_states(learner.calls)
+    asked = State.concat(learner.calls)
     for field in ("own", "opp", "ply"):
         np.testing.assert_array_equal(getattr(asked, field), getattr(states, field))
     assert len(states) + sum(len(c) for c in opponent.calls) == stats.game_lengths.sum()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs import CONNECT4, GAMES, TICTACTOE, Game, State, select_states
+from envs import CONNECT4, GAMES, TICTACTOE, Game, State
 
 
 def from_ascii(game: Game, text: str) -> State:
@@ -97,7 +97,7 @@ class TestCompliance:
             live = ~game.is_terminal(batch)
             legal = game.legal_mask(batch)
             actions = np.array([rng.choice(np.flatnonzero(m)) if m.any() else 0 for m in legal])
-            batch = select_states(live, game.step(batch, actions), batch)
+            batch = State.where(live, game.step(batch, actions), batch)
             singles = [
                 game.step(s, a) if ok else s
                 for s, a, ok in zip(singles, actions, live, strict=True)

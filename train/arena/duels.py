@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from envs.core import Game, State, concat_states
+from envs.core import Game, State
 from envs.players import Player, sample_masked
 
 Z_95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
@@ -301,7 +301,7 @@ def duel(
         raise ValueError(f"a duel needs at least one game, got n={n}")
     n_first, n_second = n - n // 2, n // 2
     openings, opening_actions = random_openings(game, n_first, opening_moves, rng)
-    start = concat_states([openings, openings[:n_second]])
+    start = State.concat([openings, openings[:n_second]])
     opening = np.concatenate([opening_actions, opening_actions[:n_second]])
     seat = np.repeat(np.array([0, 1], dtype=np.int32), [n_first, n_second])
     games = _play(game, start, opening, (a, b), seat, rng)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.core import Game, State, concat_states
+from envs.core import Game, State
 from envs.players import Player
 from envs.tictactoe import TICTACTOE
 
@@ -173,7 +173,7 @@ def all_positions(game: Game, include_terminal: bool = False) -> State:
         )
         layer = children[np.sort(first)]
         found.append(layer)
-    positions = concat_states(found)
+    positions = State.concat(found)
     if include_terminal:
         return positions
     return positions[~game.is_terminal(positions)]

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from envs import get_game
-from envs.core import Game, State, stack_states
+from envs.core import Game, State
 from train.search.search import Evaluator, MCTSConfig, search
 
 #: A request may ask for at most this many simulations (the tree's arrays grow with it).
@@ -202,7 +202,7 @@ class Analyser:
         chunk = max(1, _MAX_NODES_PER_SEARCH // (sims + 1))
         for start in range(0, len(playing), chunk):
             batch = playing[start : start + chunk]
-            found = self._search(game, stack_states([states[i] for i in batch]), evaluate, sims)
+            found = self._search(game, State.stack([states[i] for i in batch]), evaluate, sims)
             for i, details in zip(batch, found, strict=True):
                 answers[i].update(details)
         return answers

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from envs import Game, State, concat_states
+from envs import Game, State
 from envs.players import sample_masked
 from models.net import PolicyValueNet, predict
 from train.learn.alphazero import LoopProgress, RunOutputs, end_iteration, loop_state
@@ -191,7 +191,7 @@ def play_against_pool(
         wall_time_s=time.perf_counter() - started,
     )
     outcomes = stats.learner_result[game_index]
-    return concat_states(visited), np.concatenate(chosen), outcomes, stats
+    return State.concat(visited), np.concatenate(chosen), outcomes, stats
 
 
 def reinforce_targets(

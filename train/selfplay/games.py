@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.core import Game, State, concat_states, select_states
+from envs.core import Game, State
 from envs.players import sample_masked
 from train.search.search import Evaluator, MCTSConfig, search, select_action
 from train.search.targets import PolicyTarget, search_policy
@@ -146,7 +146,7 @@ def play_selfplay_games(
         playing = playing[~game.is_terminal(after)]
         move_number += 1
 
-    all_states = concat_states(visited)
+    all_states = State.concat(visited)
     game_index = np.concatenate(game_ids)
     # The final outcome is for the player to move at the end; flip it for every ply between.
     final_value = game.terminal_value(states)[game_index]
@@ -197,7 +197,7 @@ def merge_records(parts: list[SelfPlayRecords], wall_time_s: float) -> SelfPlayR
         wall_time_s=wall_time_s,
     )
     return SelfPlayRecords(
-        states=concat_states([p.states for p in parts]),
+        states=State.concat([p.states for p in parts]),
         policies=np.concatenate([p.policies for p in parts]),
         outcomes=np.concatenate([p.outcomes for p in parts]),
         root_values=np.concatenate([p.root_values for p in parts]),
@@ -221,7 +221,7 @@ def random_starts(game: Game, n: int, max_plies: int, rng: np.random.Generator) 
     for ply in range(max_plies):
         moves = sample_masked(game.legal_mask(state).astype(np.float64), rng)
         after = game.step(state, moves)
-        state = select_states((plies > ply) & ~game.is_terminal(after), after, state)
+        state = State.where((plies > ply) & ~game.is_terminal(after), after, state)
     return state
 
 
