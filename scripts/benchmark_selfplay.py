@@ -128,7 +128,7 @@ def main(args: Args) -> dict[str, float]:
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
     model = PolicyValueNet(default_config(args.game)).to(device).eval()
-    config = MCTSConfig(num_simulations=args.simulations)
+    config = MCTSConfig(simulations=args.simulations)
     load_before = os.getloadavg()
 
     evaluate = NetworkEvaluator(model, game, device=device, compile=args.compile)

@@ -231,8 +231,8 @@ def test_search_player_takes_an_immediate_win():
 def test_make_player_parses_specs():
     assert isinstance(make_player("random", TICTACTOE), RandomPlayer)
     mcts = make_player("mcts:50", TICTACTOE)
-    assert isinstance(mcts, SearchPlayer) and mcts.config.num_simulations == 50
-    assert make_player("mcts:sims=20", TICTACTOE).config.num_simulations == 20
+    assert isinstance(mcts, SearchPlayer) and mcts.config.simulations == 50
+    assert make_player("mcts:sims=20", TICTACTOE).config.simulations == 20
     for bad in ("randomish", "mcts:sims=5,depth=2", "mcts:fast", "alphago"):
         with pytest.raises(ValueError):
             make_player(bad, TICTACTOE)
@@ -250,7 +250,7 @@ def test_make_player_loads_checkpoints(tmp_path):
     alone = make_player(str(path), TICTACTOE)
     assert isinstance(alone, PolicyPlayer) and alone.name == "tiny"
     searching = make_player(f"{path}:sims=4", TICTACTOE)
-    assert isinstance(searching, SearchPlayer) and searching.config.num_simulations == 4
+    assert isinstance(searching, SearchPlayer) and searching.config.simulations == 4
     for player in (alone, searching):
         result = duel(TICTACTOE, player, RandomPlayer(TICTACTOE), 4, np.random.default_rng(0))
         assert result.n == 4

@@ -19,7 +19,7 @@ from train.selfplay.games import play_selfplay_games
 @pytest.mark.parametrize("game", GAMES.values(), ids=GAMES.keys())
 @pytest.mark.parametrize("fpu_value", [0.0, None, -1.0])
 def test_batched_search_matches_reference(game: Game, fpu_value: float | None) -> None:
-    config = MCTSConfig(num_simulations=60, fpu_value=fpu_value)
+    config = MCTSConfig(simulations=60, fpu_value=fpu_value)
     states = random_positions(game, 10, seed=7)
     result = search(game, states, hashed_evaluator, config, np.random.default_rng(0))
     for i in range(len(states)):
@@ -32,7 +32,7 @@ def test_batched_search_matches_reference(game: Game, fpu_value: float | None) -
 @pytest.mark.parametrize("game", GAMES.values(), ids=GAMES.keys())
 def test_batched_search_matches_reference_with_uniform_evaluator(game: Game) -> None:
     # Uniform priors make many exact ties: this checks the tie-breaking as well.
-    config = MCTSConfig(num_simulations=40)
+    config = MCTSConfig(simulations=40)
     states = random_positions(game, 6, seed=3)
     evaluator = UniformEvaluator(game)
     result = search(game, states, evaluator, config, np.random.default_rng(0))
@@ -43,7 +43,7 @@ def test_batched_search_matches_reference_with_uniform_evaluator(game: Game) -> 
 
 def test_search_result_shapes_and_totals() -> None:
     states = random_positions(CONNECT4, 5, seed=1)
-    config = MCTSConfig(num_simulations=30)
+    config = MCTSConfig(simulations=30)
     result = search(CONNECT4, states, hashed_evaluator, config, np.random.default_rng(0))
     assert result.visits.shape == result.q.shape == result.priors.shape == (5, 7)
     assert result.visits.dtype == np.int32 and result.q.dtype == np.float32
@@ -71,7 +71,7 @@ def test_takes_immediate_wins_in_a_batch() -> None:
     # X is to move in each and completes four in a row with any of the listed columns.
     cases = {"445566": [2, 6], "121212": [0], "717171": [6]}
     states = State.stack([CONNECT4.parse(p) for p in cases])
-    config = MCTSConfig(num_simulations=200)
+    config = MCTSConfig(simulations=200)
     result = search(CONNECT4, states, UniformEvaluator(CONNECT4), config, np.random.default_rng(0))
     for i, wins in enumerate(cases.values()):
         assert result.visits[i].argmax() in wins
@@ -86,7 +86,7 @@ def test_blocks_an_immediate_loss() -> None:
     # X holds columns 4, 5, 6 on the bottom row and O holds column 7: O must block column 3.
     state = State.stack([CONNECT4.parse("47546")])
     rng = np.random.default_rng(0)
-    config = MCTSConfig(num_simulations=200)
+    config = MCTSConfig(simulations=200)
     for evaluator in (UniformEvaluator(CONNECT4), RolloutEvaluator(CONNECT4, rng, rollouts=2)):
         result = search(CONNECT4, state, evaluator, config, rng)
         assert result.visits[0].argmax() == 2
@@ -98,7 +98,7 @@ def test_lost_position_is_valued_near_minus_one() -> None:
     # both threats.
     state = State.stack([CONNECT4.parse("33445")])
     rng = np.random.default_rng(0)
-    config = MCTSConfig(num_simulations=400)
+    config = MCTSConfig(simulations=400)
     result = search(CONNECT4, state, RolloutEvaluator(CONNECT4, rng), config, rng)
     assert result.root_value[0] < -0.7
     assert (result.q[0] < 0).all()
@@ -131,7 +131,7 @@ def test_won_tictactoe_position_is_valued_near_plus_one() -> None:
     state = TICTACTOE.parse("1593")
     assert _exact_value(state) == 1 and _exact_best_moves(state) == [6]
     rng = np.random.default_rng(0)
-    config = MCTSConfig(num_simulations=800)
+    config = MCTSConfig(simulations=800)
     for evaluator in (UniformEvaluator(TICTACTOE), RolloutEvaluator(TICTACTOE, rng)):
         result = search(TICTACTOE, State.stack([state]), evaluator, config, rng)
         assert result.visits[0].argmax() == 6
@@ -143,7 +143,7 @@ def test_drawn_tictactoe_position_is_valued_near_zero() -> None:
     state = TICTACTOE.parse("519")
     assert _exact_value(state) == 0 and _exact_best_moves(state) == [2, 6]
     rng = np.random.default_rng(0)
-    config = MCTSConfig(num_simulations=800)
+    config = MCTSConfig(simulations=800)
     for evaluator in (UniformEvaluator(TICTACTOE), RolloutEvaluator(TICTACTOE, rng)):
         result = search(TICTACTOE, State.stack([state]), evaluator, config, rng)
         assert result.visits[0].argmax() in (2, 6)
@@ -172,7 +172,7 @@ def test_select_action_temperature_one_follows_visits() -> None:
 
 def test_root_noise_changes_the_search_but_not_the_rules() -> None:
     states = random_positions(CONNECT4, 8, seed=5)
-    config = MCTSConfig(num_simulations=50)
+    config = MCTSConfig(simulations=50)
     plain = search(CONNECT4, states, hashed_evaluator, config, np.random.default_rng(0))
     noisy = [
         search(CONNECT4, states, hashed_evaluator, config, np.random.default_rng(s), add_noise=True)
@@ -192,7 +192,7 @@ def test_root_noise_changes_the_search_but_not_the_rules() -> None:
 
 def test_selfplay_records_are_consistent_with_the_games() -> None:
     game = TICTACTOE
-    config = MCTSConfig(num_simulations=16)
+    config = MCTSConfig(simulations=16)
     records = play_selfplay_games(game, UniformEvaluator(game), config, 6, np.random.default_rng(0))
     stats = records.stats
     assert len(records.moves) == 6
@@ -227,7 +227,7 @@ def test_selfplay_records_are_consistent_with_the_games() -> None:
 
 def test_selfplay_without_temperature_is_reproducible_and_greedy() -> None:
     game = CONNECT4
-    config = MCTSConfig(num_simulations=8)
+    config = MCTSConfig(simulations=8)
     runs = [
         play_selfplay_games(
             game,

@@ -68,7 +68,7 @@ def test_winning_moves_take_the_completed_q_target() -> None:
     # moves, capped at a draw, must not pull the target back to the prior.
     cases = {"445566": [2, 6], "121212": [0]}
     states = State.stack([CONNECT4.parse(p) for p in cases])
-    config = MCTSConfig(num_simulations=32)
+    config = MCTSConfig(simulations=32)
     result = search(CONNECT4, states, UniformEvaluator(CONNECT4), config, np.random.default_rng(0))
     by_visits, by_q = visit_policy(result), completed_q_policy(result)
     assert by_q[0, cases["445566"]].sum() > by_visits[0, cases["445566"]].sum()
@@ -81,7 +81,7 @@ def test_selfplay_records_the_chosen_policy_target() -> None:
     # must give back its recorded completed-Q target; the moves follow the visits either way.
     torch.manual_seed(0)
     model = PolicyValueNet(NetConfig("connect4", blocks=1, channels=8, value_hidden=8)).eval()
-    evaluate, config = NetworkEvaluator(model, CONNECT4), MCTSConfig(num_simulations=16)
+    evaluate, config = NetworkEvaluator(model, CONNECT4), MCTSConfig(simulations=16)
     played = {
         kind: play_selfplay_games(
             CONNECT4,

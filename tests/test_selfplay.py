@@ -40,7 +40,7 @@ def test_random_starts_never_hand_over_a_finished_tictactoe_game() -> None:
 
 def test_merged_records_equal_the_parts_side_by_side() -> None:
     game = TICTACTOE
-    config = MCTSConfig(num_simulations=8)
+    config = MCTSConfig(simulations=8)
     parts = [
         play_selfplay_games(game, UniformEvaluator(game), config, n, np.random.default_rng(n))
         for n in (3, 5)
@@ -66,7 +66,7 @@ def test_merged_records_equal_the_parts_side_by_side() -> None:
 def test_recorded_root_values_are_the_searchs_values_of_those_positions() -> None:
     # Without noise and with greedy moves the search is deterministic, so searching each
     # recorded position again must give back the value recorded for it.
-    game, config = CONNECT4, MCTSConfig(num_simulations=16)
+    game, config = CONNECT4, MCTSConfig(simulations=16)
     torch.manual_seed(0)  # a random network: values that are not all zero
     model = PolicyValueNet(NetConfig("connect4", blocks=1, channels=8, value_hidden=8)).eval()
     evaluate = NetworkEvaluator(model, game)
@@ -96,7 +96,7 @@ def test_workers_play_the_games_one_process_would_play_with_their_seeds() -> Non
     game = CONNECT4
     torch.manual_seed(0)
     model = PolicyValueNet(NetConfig("connect4", blocks=1, channels=8, value_hidden=8)).eval()
-    config = MCTSConfig(num_simulations=6)
+    config = MCTSConfig(simulations=6)
     starts = random_starts(game, 5, 4, np.random.default_rng(3))
     with SelfPlayWorkers(2) as workers:
         pooled = workers.play(

@@ -41,6 +41,6 @@ def test_selfplay_from_scratch_reaches_perfect_tictactoe(tmp_path: Path) -> None
     assert len(positions) == 4520
     assert len(wrong) == 0, [TICTACTOE.render(positions[i]) for i in wrong[:3]]
 
-    searcher = SearchPlayer(TICTACTOE, evaluate, MCTSConfig(num_simulations=64))
+    searcher = SearchPlayer(TICTACTOE, evaluate, MCTSConfig(simulations=64))
     result = duel(TICTACTOE, searcher, make_expert(TICTACTOE), 200, np.random.default_rng(0))
     assert result.losses == 0

@@ -97,7 +97,7 @@ def make_player(spec: str, game: Game, *, seed: int = 0, device: str = "cpu") ->
         from train.search.evaluators import RolloutEvaluator
 
         evaluate = RolloutEvaluator(game, np.random.default_rng(seed))
-        return SearchPlayer(game, evaluate, MCTSConfig(num_simulations=sims), name=f"mcts{sims}")
+        return SearchPlayer(game, evaluate, MCTSConfig(simulations=sims), name=f"mcts{sims}")
     raise ValueError(
         f"unknown player {spec!r}; use random, expert[:key=value,...], mcts:SIMS, "
         "PATH.pt or PATH.pt:sims=N"
@@ -116,7 +116,7 @@ def _checkpoint_player(game: Game, path: str, options: dict, device: str, spec: 
     name = Path(path).stem
     if sims is None:
         return PolicyPlayer(game, evaluate, temperature, name=name)
-    config = MCTSConfig(num_simulations=int(sims))
+    config = MCTSConfig(simulations=int(sims))
     return SearchPlayer(game, evaluate, config, name=f"{name}+mcts{sims}")
 
 

@@ -77,13 +77,11 @@ def measure_strength(
         play(network, expert, "eval/vs_expert")
         if config.rollout_sims > 0:
             rollouts = RolloutEvaluator(game, rng)
-            pure_mcts = SearchPlayer(
-                game, rollouts, MCTSConfig(num_simulations=config.rollout_sims)
-            )
+            pure_mcts = SearchPlayer(game, rollouts, MCTSConfig(simulations=config.rollout_sims))
             play(network, pure_mcts, "eval/vs_mcts_rollout")
     searcher = None
     if config.search_sims > 0:
-        searcher = SearchPlayer(game, evaluate, MCTSConfig(num_simulations=config.search_sims))
+        searcher = SearchPlayer(game, evaluate, MCTSConfig(simulations=config.search_sims))
         if config.games > 0:
             play(searcher, expert, "eval/search/vs_expert")
     if config.solver:

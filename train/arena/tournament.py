@@ -43,7 +43,7 @@ def network_player(game: Game, model: PolicyValueNet, sims: int, device: str = "
     evaluate = NetworkEvaluator(model, game, device=device)
     if sims == 0:
         return PolicyPlayer(game, evaluate)
-    return SearchPlayer(game, evaluate, MCTSConfig(num_simulations=sims))
+    return SearchPlayer(game, evaluate, MCTSConfig(simulations=sims))
 
 
 def round_robin(

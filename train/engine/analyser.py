@@ -217,7 +217,7 @@ class Analyser:
             visits = np.zeros(legal.shape, dtype=np.int32)
             q = np.zeros(legal.shape, dtype=np.float32)
         else:
-            result = search(game, states, evaluate, MCTSConfig(num_simulations=sims), self.rng)
+            result = search(game, states, evaluate, MCTSConfig(simulations=sims), self.rng)
             priors, values, visits, q = result.priors, result.root_value, result.visits, result.q
         priors = np.asarray(priors, dtype=np.float64)
         details = []

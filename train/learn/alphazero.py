@@ -214,7 +214,7 @@ def run_selfplay(
         buffer.load_state_dict(resume["buffer"])
         rng.bit_generator.state = resume["numpy_rng"]
         progress = LoopProgress(**resume["progress"])
-    search_config = MCTSConfig(num_simulations=config.simulations)
+    search_config = MCTSConfig(simulations=config.simulations)
     evaluator = NetworkEvaluator(model, game, device=device)
     outputs = RunOutputs(
         logger, checkpoint_dir, seed, args, evaluate, eval_every, config.iterations, snapshot_every

@@ -66,7 +66,7 @@ def reference_search(
     root = Node(game, state)
     root.value_sum = root.expand(game, evaluate)
     root.visits = 1
-    for _ in range(config.num_simulations):
+    for _ in range(config.simulations):
         node, path = root, [root]
         while True:
             action = node.best_action(config)

@@ -1,7 +1,7 @@
 """Batched PUCT search: one tree per game, all trees in a handful of arrays, in lock-step.
 
 The design follows DeepMind's mctx: the trees of a batch of ``B`` games are arrays indexed
-``[game, node]`` or ``[game, node, action]``, with ``N = num_simulations + 1`` node slots
+``[game, node]`` or ``[game, node, action]``, with ``N = simulations + 1`` node slots
 (the root, plus at most one new node per simulation). Each simulation
 
 1. **selects** a leaf in every game at once: a descent from the root that loops over depth,
@@ -56,7 +56,7 @@ class MCTSConfig:
     """Search settings. Defaults from AlphaZero (Silver et al., 2018, pseudocode) unless noted.
 
     Attributes:
-        num_simulations: leaves added per search (evaluator calls = 1 + num_simulations).
+        simulations: leaves added per search (evaluator calls = 1 + simulations).
         c_puct_init: the exploration constant ``c_init`` of AlphaZero's PUCT (1.25).
         c_puct_base: ``c_base`` (19652); with a few hundred simulations ``c`` stays ~1.25.
         dirichlet_alpha: root-noise concentration. AlphaZero used 0.3 for chess (~35 legal
@@ -70,7 +70,7 @@ class MCTSConfig:
             reduction), which explores less in positions that are going well.
     """
 
-    num_simulations: int = 100
+    simulations: int = 100
     c_puct_init: float = 1.25
     c_puct_base: float = 19652.0
     dirichlet_alpha: float = 1.0
@@ -78,8 +78,8 @@ class MCTSConfig:
     fpu_value: float | None = 0.0
 
     def __post_init__(self) -> None:
-        if self.num_simulations < 1:
-            raise ValueError(f"num_simulations must be >= 1, got {self.num_simulations}")
+        if self.simulations < 1:
+            raise ValueError(f"simulations must be >= 1, got {self.simulations}")
         if self.dirichlet_alpha <= 0 or not 0 <= self.dirichlet_fraction <= 1:
             raise ValueError(f"invalid Dirichlet settings in {self}")
 
@@ -89,7 +89,7 @@ class SearchResult:
     """What a search returns for a batch of ``B`` root positions.
 
     Attributes:
-        visits: int32[B, A] visits of each root action (they sum to ``num_simulations``).
+        visits: int32[B, A] visits of each root action (they sum to ``simulations``).
         q: float32[B, A] mean value of each root action for the player to move at the root
             (0 for unvisited actions).
         root_value: float32[B] mean of all values backed up through the root, its own
@@ -161,7 +161,7 @@ def search(
     rng: np.random.Generator,
     add_noise: bool = False,
 ) -> SearchResult:
-    """Run ``config.num_simulations`` PUCT simulations from each of a batch of positions.
+    """Run ``config.simulations`` PUCT simulations from each of a batch of positions.
 
     Args:
         game: the rules.
@@ -177,7 +177,7 @@ def search(
     if game.is_terminal(states).any():
         raise ValueError("search needs unfinished root positions")
     batch, actions = len(states), game.num_actions
-    tree = _Tree.empty(batch, config.num_simulations + 1, actions)
+    tree = _Tree.empty(batch, config.simulations + 1, actions)
     games = np.arange(batch)
 
     root_legal = game.legal_mask(states)
@@ -189,7 +189,7 @@ def search(
     tree.visits[:, ROOT_INDEX] = 1
     tree.value_sums[:, ROOT_INDEX] = root_values
 
-    for sim in range(config.num_simulations):
+    for sim in range(config.simulations):
         parents, actions_taken, leaves = _select(tree, config)
         leaves, values = _expand(tree, game, evaluate, sim + 1, parents, actions_taken, leaves)
         _backup(tree, leaves, values)

@@ -33,7 +33,7 @@ class SelfPlayStats:
             target) over all positions.
         prior_entropy: mean entropy of the evaluator's priors at the same roots; search
             that sharpens the prior keeps this above ``search_entropy``.
-        simulations: simulations run, summed over positions (``positions * num_simulations``).
+        simulations: simulations run, summed over positions (``positions * simulations``).
         wall_time_s: seconds for the whole batch of games.
     """
 
@@ -94,7 +94,7 @@ def play_selfplay_games(
     Args:
         game: the rules.
         evaluate: the batched evaluator the search calls (usually a ``NetworkEvaluator``).
-        config: search settings (``num_simulations`` per move).
+        config: search settings (``simulations`` per move).
         n_games: how many games to play at once.
         rng: the only source of randomness (noise and move sampling).
         temperature_moves: moves per game drawn from the visit counts before play turns
@@ -164,7 +164,7 @@ def play_selfplay_games(
         draw_rate=float((~won).mean()),
         search_entropy=float(np.concatenate(search_entropy).mean()),
         prior_entropy=float(np.concatenate(prior_entropy).mean()),
-        simulations=int(lengths.sum()) * config.num_simulations,
+        simulations=int(lengths.sum()) * config.simulations,
         wall_time_s=time.perf_counter() - started,
     )
     return SelfPlayRecords(
