@@ -113,6 +113,11 @@ class Game(ABC):
     Subclasses give the shape, the bit of each cell, and four rules (``_legal``, ``_apply``,
     ``_has_line``, ``parse_move``); everything else (observations, terminal values,
     symmetries, notation, rendering) is generic and lives here once.
+
+    Two assumptions hold for every game so far. Each colour is one ``uint64`` bitboard, so a
+    board has at most 64 cells (checked when a game is made). Stones are never removed, so
+    ``ply`` counts the stones and a full board ends the game; a game with captures (Go)
+    overrides ``_apply``, ``is_terminal`` and ``observation`` as it needs.
     """
 
     name: str
@@ -127,6 +132,10 @@ class Game(ABC):
     #: Observation planes: own stones, opponent stones, and a plane of ones when the first
     #: player is to move (in Connect Four who moved first decides which threats pay off).
     num_planes: int = 3
+
+    def __init__(self) -> None:
+        if self.num_cells > 64:  # each colour's stones are one uint64 bitboard
+            raise ValueError(f"{self.name}: {self.num_cells} cells, more than a State holds (64)")
 
     # --- the rules each game supplies -------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Gymnasium environments for tic-tac-toe and Connect Four: a thin wrapper over the rules.
+"""Gymnasium environments for every registered game: a thin wrapper over the rules.
 
 The rules live in :mod:`envs.core` (and the game modules); this wrapper only keeps one
 position, asks the :class:`~envs.core.Game` what is legal, what is over and who won, and
@@ -27,6 +27,7 @@ An illegal action raises ``ValueError``; with ``illegal_action="lose"`` it inste
 episode with reward -1 for the player who tried it (``info["illegal_action"] = True``), for
 RL libraries that cannot mask actions. An action outside ``action_space`` always raises.
 
+Each game's profile names its id (``envs.registry.register_game`` registers it), so
 ``import envs`` registers ``apprentice/TicTacToe-v0`` and ``apprentice/ConnectFour-v0``::
 
     env = gymnasium.make("apprentice/ConnectFour-v0", opponent="expert", render_mode="ansi")
@@ -44,20 +45,15 @@ from gymnasium import spaces
 from envs.core import Game, State
 from envs.players import Player, RandomPlayer
 
-TICTACTOE_ID = "apprentice/TicTacToe-v0"
-CONNECT4_ID = "apprentice/ConnectFour-v0"
-#: Registered environment id -> game name.
-ENV_IDS: dict[str, str] = {TICTACTOE_ID: "tictactoe", CONNECT4_ID: "connect4"}
-
 _AGENT_PLAYS = ("first", "second", "random")
 _ILLEGAL_ACTION = ("raise", "lose")
 
 
 class BoardGameEnv(gym.Env[np.ndarray, np.int64]):
-    """One game of tic-tac-toe or Connect Four, against an opponent or in self-play.
+    """One game (tic-tac-toe, Connect Four, ...), against an opponent or in self-play.
 
     Args:
-        game: a game name (``"tictactoe"``, ``"connect4"``) or a :class:`Game`.
+        game: a registered game's name (``"tictactoe"``, ``"connect4"``) or a :class:`Game`.
         opponent: ``"random"``, ``"expert"`` (``envs.experts.make_expert(game)``), a
             :class:`Player` of the same game, or ``None`` for self-play.
         agent_plays: against an opponent, whether the agent moves ``"first"``,
@@ -205,24 +201,39 @@ class BoardGameEnv(gym.Env[np.ndarray, np.int64]):
         return {"action_mask": mask, "to_play": int(self.game.to_play(self.state))}
 
 
-def register_envs() -> None:
-    """Register ``apprentice/TicTacToe-v0`` and ``apprentice/ConnectFour-v0`` with gymnasium.
+def register_env(env_id: str, game_name: str) -> None:
+    """Register ``env_id`` with gymnasium as a :class:`BoardGameEnv` of the game called
+    ``game_name``; an id registered already is left alone."""
+    if env_id not in gym.registry:
+        gym.register(id=env_id, entry_point="envs.gym_env:BoardGameEnv", kwargs={"game": game_name})
 
-    Safe to call more than once: ids already registered are left alone.
-    """
-    for env_id, game_name in ENV_IDS.items():
-        if env_id not in gym.registry:
-            gym.register(
-                id=env_id, entry_point="envs.gym_env:BoardGameEnv", kwargs={"game": game_name}
-            )
+
+def unregister_env(env_id: str) -> None:
+    """Remove ``env_id`` from gymnasium's registry (the reverse of :func:`register_env`)."""
+    gym.registry.pop(env_id, None)
+
+
+def env_ids() -> dict[str, str]:
+    """Registered environment id -> game name, for every game whose profile names an id
+    (``apprentice/TicTacToe-v0``, ``apprentice/ConnectFour-v0``, and any registered since)."""
+    from envs.registry import PROFILES
+
+    return {p.env_id: name for name, p in PROFILES.items() if p.env_id is not None}
+
+
+def register_envs() -> None:
+    """Register the gymnasium id of every registered game (``envs.registry.register_game``
+    does it for each game; this is safe to call more than once)."""
+    for env_id, game_name in env_ids().items():
+        register_env(env_id, game_name)
 
 
 def _resolve_game(game: str | Game) -> Game:
     if isinstance(game, Game):
         return game
-    # Imported here, not at the top: ``envs/__init__.py`` imports this module to register
-    # the environments, so ``envs`` may still be loading when this module is.
-    from envs import get_game
+    # Imported here, not at the top: the registry imports this module to register the
+    # environments, so it may still be loading when this module is.
+    from envs.registry import get_game
 
     return get_game(game)
 

@@ -15,7 +15,7 @@ in eval mode it is just a fixed per-channel scale and shift.
 Always evaluate in eval mode (``predict`` sees to that); in train mode BN would use the
 statistics of whatever batch the search happened to send.
 
-The same network serves both games; only the sizes in :func:`default_config` differ.
+The same network serves every game; only the sizes in :func:`default_config` differ.
 The value is from the view of the player to move, like every value in the project.
 """
 
@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from envs import get_game
+from envs import get_game, get_profile
 
 #: What illegal moves' logits are set to. Large enough that softmax gives them exactly 0 in
 #: float32, small enough that log-softmax and a cross-entropy with a zero target stay finite
@@ -47,7 +47,7 @@ class NetConfig:
     """Everything needed to build a :class:`PolicyValueNet`; stored in every checkpoint.
 
     Attributes:
-        game: the game's name ("tictactoe" or "connect4"); gives input and output shapes.
+        game: a registered game's name (e.g. "connect4"); gives input and output shapes.
         blocks: residual blocks in the tower (0 = the stem alone).
         channels: feature planes in the tower.
         value_hidden: width of the value head's hidden layer.
@@ -68,27 +68,12 @@ class NetConfig:
         return asdict(self)
 
 
-# Sizes chosen by measurement on a 2-core CPU, 1 thread, batch 256, unfused network
-# (`python -m scripts.benchmark_net --blocks 4 --channels 32 64 --threads 1`; the
-# multiply-accumulates per position are exact):
-#   connect4   blocks x channels  MMAC/pos  pos/s @1  pos/s @256
-#              4 x 32 (default)       3.1       870      3,676
-#              4 x 64                12.5       380      1,369
-# Four blocks already see the whole board (a 19 x 19 receptive field). On a CPU the budget,
-# not the capacity, limits both stages: 4 x 32 runs ~2.5x faster than 4 x 64, so stage 1
-# gets ~2.5x the epochs and stage 2 ~2.5x the self-play games in the same minutes. Give a GPU
-# run more (`--blocks 6 --channels 64`). Tic-tac-toe needs almost nothing: 1 x 32 costs
-# 0.2 MMAC per position.
-_DEFAULTS: dict[str, NetConfig] = {
-    "connect4": NetConfig("connect4", blocks=4, channels=32, value_hidden=64),
-    "tictactoe": NetConfig("tictactoe", blocks=1, channels=32, value_hidden=32),
-}
-
-
 def default_config(game: str) -> NetConfig:
-    """The default network size for ``game`` (raises ``ValueError`` for an unknown game)."""
-    get_game(game)
-    return _DEFAULTS[game]
+    """The default network size for ``game``, its profile's ``net`` (raises ``ValueError``
+    for an unknown game; the measurements behind each size are beside it, e.g.
+    ``envs/connect4_profile.py``)."""
+    size = get_profile(game).net
+    return NetConfig(game, size.blocks, size.channels, size.value_hidden)
 
 
 class _ResidualBlock(nn.Module):

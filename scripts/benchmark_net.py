@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
 
-from envs import Game, State, get_game
+from envs import GAME_NAMES, Game, State, get_game
 from models.net import NetConfig, PolicyValueNet, default_config, num_parameters
 from scripts.cli import arg, parse
 
@@ -26,7 +25,7 @@ from scripts.cli import arg, parse
 class Args:
     """Time the policy-value network's forward pass for several sizes."""
 
-    game: Literal["connect4", "tictactoe"] = arg("connect4", "the game whose shapes to use")
+    game: str = arg("connect4", "the game whose shapes to use", choices=GAME_NAMES)
     blocks: tuple[int, ...] = arg((2, 4, 6), "residual block counts to try")
     channels: tuple[int, ...] = arg((32, 64, 128), "channel counts to try")
     value_hidden: int = arg(0, "value head hidden width (0: the game's default)")

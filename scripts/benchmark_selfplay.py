@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from envs import Game, State, get_game
+from envs import GAME_NAMES, Game, State, get_game
 from models.net import PolicyValueNet, default_config
 from scripts.benchmark_net import macs_per_position
 from scripts.cli import arg, parse, resolve_device, set_threads
@@ -46,7 +46,7 @@ from train.selfplay.games import play_selfplay_games
 class Args:
     """Measure the throughput of the network, the batched search and the reference search."""
 
-    game: Literal["connect4", "tictactoe"] = arg("connect4", "the game (its default network)")
+    game: str = arg("connect4", "the game (its default network)", choices=GAME_NAMES)
     batch: int = arg(64, "games searched together: the network's batch size in the search")
     simulations: int = arg(64, "search simulations per move")
     threads: int = arg(1, "torch CPU threads (1 is fastest on a busy 2-core machine)")

@@ -3,7 +3,9 @@
 Each script declares one ``@dataclass Args`` whose fields carry their help text
 (``arg(default, "help")``); :func:`parse` builds ``--help`` from it, parses ``argv`` and
 returns the filled-in dataclass. Booleans become ``--flag/--no-flag``; ``Literal`` fields
-become choices.
+become choices, and so does a field given ``choices=`` (``arg("connect4", "the game",
+choices=GAME_NAMES)``: ``envs.GAME_NAMES`` is a live view of the registered games, so a
+game registered after the script's import is offered too).
 """
 
 from __future__ import annotations
@@ -54,7 +56,10 @@ def build_parser(cls: type, description: str | None = None) -> argparse.Argument
         if kind is bool or kind == bool | None:  # --flag / --no-flag (None: not given)
             options["action"] = argparse.BooleanOptionalAction
         else:
-            options.update(_type_options(kind))
+            typed = _type_options(kind)
+            if "choices" in meta:  # --help lists the choices, not a placeholder name
+                typed.pop("metavar", None)
+            options.update(typed)
         parser.add_argument(flag, dest=field.name, **options)
     return parser
 

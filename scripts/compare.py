@@ -18,17 +18,11 @@ from typing import Literal, NoReturn
 
 import numpy as np
 
+from envs import GAME_NAMES, get_profile
 from scripts.cli import arg, parse, resolve_device, set_threads, writable_dir
 from train.report.report import ReportConfig, build_report
 from train.report.runs import Run, discover_runs, label_runs, load_run
 
-#: Defaults per game, sized so the default report on three Connect Four runs takes a few
-#: minutes on 2 cores (a network inside MCTS costs one evaluation per simulation, and a
-#: Connect Four evaluation about a millisecond): tic-tac-toe affords 256 simulations.
-GAME_DEFAULTS = {
-    "tictactoe": {"sims": (0, 16, 64, 256), "positions": 500, "thinking_games": 40},
-    "connect4": {"sims": (0, 16, 64), "positions": 200, "thinking_games": 20},
-}
 QUICK = {"games": 20, "sims": (0, 16), "positions": 100, "thinking_games": 10}
 
 
@@ -38,8 +32,10 @@ class Args:
 
     runs: tuple[str, ...] = arg((), "run folders to compare")
     logdir: str | None = arg(None, "compare every run folder in this folder")
-    game: Literal["tictactoe", "connect4"] | None = arg(
-        None, "keep only the runs of this game (for a --logdir holding both)"
+    game: str | None = arg(
+        None,
+        "keep only the runs of this game (for a --logdir holding both)",
+        choices=GAME_NAMES,
     )
     out: str = arg("report", "folder for report.md, report.json and figures/")
     checkpoint: Literal["best", "latest"] = arg(
@@ -124,7 +120,8 @@ def _load_runs(args: Args) -> list[Run]:
 
 def _config(args: Args, game: str) -> ReportConfig:
     """The measurements asked for: flags given, else --quick's, else the game's defaults."""
-    defaults = {"games": 100, **GAME_DEFAULTS[game], **(QUICK if args.quick else {})}
+    report = get_profile(game).report_defaults  # e.g. tic-tac-toe affords 256 simulations
+    defaults = {"games": 100, **report, **(QUICK if args.quick else {})}
     given = {
         "games": args.games,
         "sims": tuple(args.sims) or None,

@@ -22,7 +22,7 @@ from typing import Literal, NoReturn
 
 import numpy as np
 
-from envs import get_game
+from envs import GAME_NAMES, get_game
 from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from scripts.cli import arg, parse, positional, resolve_device, set_threads, writable_dir
 from train.arena.duels import DuelResult
@@ -44,8 +44,10 @@ class Args:
         "expert:depth=D, mcts:SIMS)",
         nargs="+",
     )
-    game: Literal["tictactoe", "connect4"] | None = arg(
-        None, "the game; None: the checkpoints' game"
+    game: str | None = arg(
+        None,
+        "the game; None: the checkpoints' game",
+        choices=GAME_NAMES,
     )
     games: int = arg(100, "games per pair of players, half with each colour")
     opening_moves: int = arg(
@@ -147,7 +149,7 @@ def _game(requested: str | None, checkpoints: dict[str, Checkpoint]) -> str:
             _fail(f"--game {requested}, but the checkpoints are {games.pop()} networks")
         return requested
     if not games:
-        _fail("no checkpoint among the players: give --game tictactoe|connect4")
+        _fail(f"no checkpoint among the players: give --game {'|'.join(GAME_NAMES)}")
     return games.pop()
 
 

@@ -23,12 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NoReturn
 
-from envs import Game, get_game
+from envs import GAME_NAMES, Game, get_game, get_profile
 from envs.experts import make_expert
 from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from models.net import default_config
 from scripts.cli import arg, build_parser, resolve_device, set_threads, writable_dir
-from scripts.train_imitation import GAME_DEFAULTS
 from train.arena.strength import StrengthConfig
 from train.experiments.runners import DataWallConfig, Yardstick, data_wall, thinking, warm_vs_zero
 from train.experiments.summaries import write_data_wall, write_thinking, write_warm_vs_zero
@@ -62,7 +61,7 @@ class Common:
 class DataWallArgs(Common):
     """Stage 1 with more expert games, then with more epochs: where do returns flatten?"""
 
-    game: Literal["tictactoe", "connect4"] = arg("connect4", "the game")
+    game: str = arg("connect4", "the game", choices=GAME_NAMES)
     sizes: tuple[int, ...] = arg(
         DataWallConfig.sizes, "training games of the size sweep (each set a prefix of the next)"
     )
@@ -109,8 +108,10 @@ class WarmVsZeroArgs(Common):
         "checkpoints/connect4_stage1.pt",
         "the warm start; its step and metrics' elapsed_s count as stage 1's cost",
     )
-    game: Literal["tictactoe", "connect4"] | None = arg(
-        None, "the game, checked against the checkpoint's (None: the checkpoint's)"
+    game: str | None = arg(
+        None,
+        "the game, checked against the checkpoint's (None: the checkpoint's)",
+        choices=GAME_NAMES,
     )
     iterations: int | None = arg(None, "self-play iterations of each run (None: stage 2's)")
     eval_every: int = arg(4, "measure every N iterations (and before the first, after the last)")
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _data_wall(args: DataWallArgs, command: str) -> Path:
-    defaults = GAME_DEFAULTS[args.game]
+    defaults = get_profile(args.game).imitation_defaults  # as train_imitation's
     try:
         data = GenerationConfig(
             game=args.game,

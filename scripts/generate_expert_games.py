@@ -10,8 +10,8 @@ The format is described in :mod:`train.learn.expert_data`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
+from envs import GAME_NAMES
 from scripts.cli import arg, parse
 from train.learn.expert_data import GenerationConfig, generate_dataset, save_dataset, summarize
 
@@ -20,7 +20,7 @@ from train.learn.expert_data import GenerationConfig, generate_dataset, save_dat
 class Args:
     """Generate expert-vs-expert games and save every position with the expert's policy."""
 
-    game: Literal["tictactoe", "connect4"] = arg("connect4", "the game")
+    game: str = arg("connect4", "the game", choices=GAME_NAMES)
     games: int = arg(10_000, "how many games to play")
     depth: int | None = arg(
         None, "Connect Four expert search depth in plies (default: the expert's default)"

@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from envs import get_game
+from envs import GAME_NAMES, get_game
 from envs.core import Game, State
 from envs.players import Player
 from scripts.cli import arg, parse, set_threads
@@ -37,8 +37,10 @@ _ROLLOUT_HINT_SIMS = 400
 class Args:
     """Play a game in the terminal against a checkpoint or the scripted expert."""
 
-    game: Literal["tictactoe", "connect4"] | None = arg(
-        None, "the game (default: the checkpoint's, else connect4)"
+    game: str | None = arg(
+        None,
+        "the game (default: the checkpoint's, else connect4)",
+        choices=GAME_NAMES,
     )
     opponent: str = arg(
         "expert", "who you play: expert[:depth=N], random, mcts:SIMS, PATH.pt or PATH.pt:sims=N"

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from envs import get_game
+from envs import GAME_NAMES, get_game, get_profile
 from models.checkpoint import CheckpointError, load_checkpoint
 from models.net import PolicyValueNet, default_config, num_parameters
 from scripts.cli import arg, merge_resumed, parse, resolve_device, set_threads, writable_dir
@@ -33,24 +33,12 @@ from train.learn.expert_data import (
 from train.learn.imitation import ImitationConfig, PositionTensors, train_imitation
 from train.learn.tb import RunLogger, run_name
 
-#: Per-game defaults for the flags left at None: sized so the default run takes about a
-#: minute for tic-tac-toe and under 15 minutes for Connect Four on a 2-core laptop.
-GAME_DEFAULTS = {
-    # Six random plies before the perfect expert takes over: its own games cover ~1,300 of
-    # tic-tac-toe's 4,520 positions, these ~3,300, and the network then plays the best move
-    # in 99.9% of all positions rather than 86% (measured; see the README).
-    "tictactoe": {"games": 2_000, "epochs": 15, "random_opening": 6, "temperature": 0.0},
-    # The depth-5 expert is deterministic up to ties, so its games repeat; at temperature 0.5
-    # 4,000 games hold ~107k distinct positions of ~136k (at temperature 0: 42k of 182k).
-    "connect4": {"games": 4_000, "epochs": 6, "random_opening": 2, "temperature": 0.5},
-}
-
 
 @dataclass
 class Args:
     """Stage 1 of apprentice: imitate the scripted expert (AlphaGo's supervised stage)."""
 
-    game: Literal["tictactoe", "connect4"] = arg("connect4", "the game")
+    game: str = arg("connect4", "the game", choices=GAME_NAMES)
     dataset: str | None = arg(
         None, "an expert dataset (.npz); default: generate one (cached under data/cache/)"
     )
@@ -158,7 +146,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fill_defaults(args: Args) -> Args:
-    defaults = GAME_DEFAULTS[args.game]
+    """``args`` with the flags left at None set to the game's stage-1 defaults (its profile's,
+    sized so the default run takes about a minute for tic-tac-toe and under 15 minutes for
+    Connect Four on a 2-core laptop)."""
+    defaults = get_profile(args.game).imitation_defaults
     filled = {k: v for k, v in defaults.items() if getattr(args, k) is None}
     return dataclasses.replace(args, **filled)
 

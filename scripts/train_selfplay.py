@@ -16,12 +16,12 @@ from typing import Literal
 import numpy as np
 import torch
 
-from envs import get_game
+from envs import GAME_NAMES, get_game, get_profile
 from models.checkpoint import CheckpointError, load_checkpoint
 from models.net import PolicyValueNet, default_config
 from scripts.cli import arg, merge_resumed, parse, resolve_device, set_threads, writable_dir
 from train.arena.strength import StrengthConfig, measure_strength
-from train.learn.alphazero import GAME_DEFAULTS, SelfPlayConfig, run_selfplay
+from train.learn.alphazero import SelfPlayConfig, run_selfplay
 from train.learn.tb import RunLogger, run_name
 from train.search.targets import PolicyTarget
 
@@ -31,8 +31,10 @@ class Args:
     """Stage 2 of apprentice: self-play reinforcement learning (AlphaZero, or REINFORCE)."""
 
     init: str | None = arg(None, "a stage-1 checkpoint to start from, or 'scratch'")
-    game: Literal["tictactoe", "connect4"] | None = arg(
-        None, "the game (required with --init scratch; else taken from the checkpoint)"
+    game: str | None = arg(
+        None,
+        "the game (required with --init scratch; else taken from the checkpoint)",
+        choices=GAME_NAMES,
     )
     algo: Literal["alphazero", "reinforce"] = arg(
         "alphazero", "alphazero: MCTS self-play; reinforce: AlphaGo-2016 policy gradient"
@@ -184,7 +186,7 @@ def _fill_defaults(args: Args, game: str, device: str) -> Args:
     """``args`` with every flag left at None set to its default for ``game`` and ``device``
     (what the run records in args.json, so ``--resume`` carries on with the same values)."""
     defaults = {
-        **GAME_DEFAULTS[game],
+        **get_profile(game).selfplay_defaults,
         "lr": 1e-3 if args.algo == "alphazero" else 2e-4,
         # One process per core on a CPU (see train/selfplay/process_pool.py); a GPU takes one big
         # batch instead.
@@ -199,7 +201,7 @@ def _initial_model(args: Args) -> tuple[PolicyValueNet, object, int, float]:
     """(model, game, positions seen so far, seconds spent so far) for ``--init``."""
     if args.init == "scratch":
         if args.game is None:
-            raise SystemExit("error: --init scratch needs --game tictactoe|connect4")
+            raise SystemExit(f"error: --init scratch needs --game {'|'.join(GAME_NAMES)}")
         config = default_config(args.game)
         sizes = {"blocks": args.blocks, "channels": args.channels}
         config = dataclasses.replace(config, **{k: v for k, v in sizes.items() if v is not None})

@@ -9,9 +9,9 @@ import pytest
 
 from envs import CONNECT4, TICTACTOE, Game, State
 from envs.players import RandomPlayer
+from envs.profile import all_positions
 from tests.test_grading import OraclePlayer, minimax_action_values
 from train.arena.duels import DuelResult, Record, duel, play_games, wilson_interval
-from train.arena.grading import all_tictactoe_positions
 from train.arena.network_players import PolicyPlayer, SearchPlayer, make_player
 from train.search.search import MCTSConfig
 
@@ -120,7 +120,7 @@ def test_odd_number_of_games_gives_the_extra_one_to_a():
 
 
 def test_perfect_player_never_loses_to_random():
-    positions = all_tictactoe_positions()
+    positions = all_positions(TICTACTOE)
     perfect = OraclePlayer(positions, minimax_action_values(positions))
     result = duel(TICTACTOE, perfect, RandomPlayer(TICTACTOE), 400, np.random.default_rng(3))
     assert result.losses == 0

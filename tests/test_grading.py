@@ -7,19 +7,17 @@ from functools import cache
 import numpy as np
 import pytest
 
-from envs import TICTACTOE, State
+from envs import TICTACTOE, State, get_profile
 from envs.players import RandomPlayer
+from envs.profile import all_positions, move_outcomes
 from train.arena.grading import (
     ILLEGAL,
     STAGES,
     SolverGrade,
-    all_tictactoe_positions,
     best_outcome,
-    connect4_stages,
     grade_moves,
     grade_player,
     grade_values,
-    move_outcomes,
     value_class,
 )
 
@@ -75,14 +73,14 @@ class OraclePlayer:
 
 @pytest.fixture(scope="module")
 def solved():
-    positions = all_tictactoe_positions()
+    positions = all_positions(TICTACTOE)
     return positions, minimax_action_values(positions)
 
 
 def test_all_positions_count_and_are_unique_and_unfinished():
-    everything = all_tictactoe_positions(include_terminal=True)
+    everything = all_positions(TICTACTOE, include_terminal=True)
     assert len(everything) == 5478
-    positions = all_tictactoe_positions()
+    positions = all_positions(TICTACTOE)
     assert len(positions) == 4520
     assert not TICTACTOE.is_terminal(positions).any()
     keys = set(zip(positions.own.tolist(), positions.opp.tolist(), strict=True))
@@ -162,11 +160,6 @@ def test_perfect_value_head_scores_one(solved):
     assert grade.metrics()["eval/solver/value_sign_accuracy"] == 1.0
 
 
-def test_connect4_stage_boundaries():
-    ply = np.array([0, 14, 15, 28, 29, 41])
-    assert connect4_stages(ply).tolist() == [0, 0, 1, 1, 2, 2]
-
-
 def test_per_stage_error_rates_and_metric_tags():
     optimal = np.array([True, False, True, True, False, False, True])
     stage = np.array([0, 0, 1, 1, 1, 2, 2], np.int8)
@@ -190,8 +183,7 @@ def test_per_stage_error_rates_and_metric_tags():
 
 def test_experts_oracle_agrees_with_minimax(solved):
     pytest.importorskip("envs.experts")
-    from train.arena.grading import tictactoe_benchmark
-
-    positions, values = tictactoe_benchmark()
+    positions, values, stages = get_profile("tictactoe").grader()
+    assert stages is None
     np.testing.assert_array_equal(positions.own, solved[0].own)
     np.testing.assert_array_equal(values, solved[1])

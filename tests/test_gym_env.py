@@ -11,9 +11,14 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from envs import CONNECT4, TICTACTOE, Game, State
-from envs.gym_env import CONNECT4_ID, ENV_IDS, TICTACTOE_ID, BoardGameEnv, register_envs
+from envs import CONNECT4, TICTACTOE, Game, State, get_profile
+from envs.gym_env import BoardGameEnv, register_envs
 from envs.players import RandomPlayer
+
+TICTACTOE_ID = get_profile("tictactoe").env_id
+CONNECT4_ID = get_profile("connect4").env_id
+#: The built-in games' ids (the profiles name them), id -> game name.
+ENV_IDS = {TICTACTOE_ID: "tictactoe", CONNECT4_ID: "connect4"}
 
 GAME_IDS = [TICTACTOE_ID, CONNECT4_ID]
 GAMES_BY_ID = {TICTACTOE_ID: TICTACTOE, CONNECT4_ID: CONNECT4}

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from envs import CONNECT4, State
-from envs.solvers.connect4_benchmark import STAGES, load_benchmark_set
+from envs.solvers.connect4_benchmark import STAGES, load_benchmark_set, stage_index, stage_of
 from envs.solvers.connect4_solver import ILLEGAL, MAX_SCORE, Solver, action_values, outcome, solve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -267,6 +267,13 @@ def test_benchmark_set_is_sane() -> None:
         assert legal.any()
         if data.stage[i] == "end":
             np.testing.assert_array_equal(solver.action_values(state), data.action_values[i])
+
+
+def test_connect4_stage_boundaries():
+    ply = np.array([0, 14, 15, 28, 29, 41])
+    assert stage_index(ply).tolist() == [0, 0, 1, 1, 2, 2]
+    # The index and the name of a stage agree.
+    assert [STAGES[i] for i in stage_index(ply)] == stage_of(ply).tolist()
 
 
 def test_make_benchmark_set_script(tmp_path: Path) -> None:

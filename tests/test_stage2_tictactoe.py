@@ -17,8 +17,8 @@ from envs.experts import make_expert
 from models.checkpoint import load_checkpoint
 from tests.test_training_scripts import only_run, run_script
 from train.arena.duels import duel
-from train.arena.grading import tictactoe_benchmark
 from train.arena.network_players import SearchPlayer
+from train.arena.strength import solver_positions
 from train.search.evaluators import NetworkEvaluator
 from train.search.search import MCTSConfig
 
@@ -34,7 +34,7 @@ def test_selfplay_from_scratch_reaches_perfect_tictactoe(tmp_path: Path) -> None
     model = load_checkpoint(only_run(tmp_path / "runs") / "latest.pt").model
     evaluate = NetworkEvaluator(model, TICTACTOE)
 
-    positions, action_values = tictactoe_benchmark()
+    positions, action_values, _ = solver_positions(TICTACTOE)
     priors, _ = evaluate(positions, TICTACTOE.legal_mask(positions))
     chosen = action_values[np.arange(len(positions)), priors.argmax(axis=1)]
     wrong = np.flatnonzero(chosen < action_values.max(axis=1))

@@ -9,12 +9,12 @@
 
 Both follow the :class:`~envs.players.Player` protocol and add ``policy(state) -> float32[B,
 A]``, the distribution their ``act`` samples from, which stage 1 imitates. Values follow the
-project's sign convention: from the view of the player to move.
+project's sign convention: from the view of the player to move. :func:`make_expert` builds
+the expert a game's profile names (``GameProfile.expert``).
 """
 
 from __future__ import annotations
 
-from envs.connect4 import CONNECT4
 from envs.core import Game
 from envs.experts.connect4_expert import DEFAULT_DEPTH, DEFAULT_TEMPERATURE, ConnectFourExpert
 from envs.experts.tictactoe_expert import (
@@ -23,34 +23,27 @@ from envs.experts.tictactoe_expert import (
     tictactoe_action_values,
 )
 from envs.players import Player
-from envs.registry import get_game
-from envs.tictactoe import TICTACTOE
+from envs.registry import get_profile
 
 
 def make_expert(
     game: Game | str, *, depth: int | None = None, temperature: float | None = None
 ) -> Player:
-    """The scripted expert of ``game``, at its default strength unless told otherwise.
+    """The scripted expert of ``game`` (its profile's), at its default strength unless told
+    otherwise; raises ``ValueError`` for a game without one.
 
     Args:
-        game: a game, or its name.
+        game: a registered game, or its name.
         depth: Connect Four search depth in plies (default :data:`DEFAULT_DEPTH`). The
             tic-tac-toe expert is perfect and refuses a depth.
         temperature: softmax temperature over the root move scores; 0 plays a best move,
             choosing at random among equals.
     """
-    if isinstance(game, str):
-        game = get_game(game)
-    if game.name == TICTACTOE.name:
-        if depth is not None:
-            raise ValueError("the tic-tac-toe expert is perfect: it takes no depth")
-        return TicTacToeExpert(game, temperature=temperature or 0.0)
-    if game.name == CONNECT4.name:
-        return ConnectFourExpert(
-            depth=DEFAULT_DEPTH if depth is None else depth,
-            temperature=DEFAULT_TEMPERATURE if temperature is None else temperature,
-        )
-    raise ValueError(f"no scripted expert for game {game.name!r}")
+    name = game if isinstance(game, str) else game.name
+    factory = get_profile(name).expert
+    if factory is None:
+        raise ValueError(f"{name} has no scripted expert")
+    return factory(depth, temperature)
 
 
 __all__ = [

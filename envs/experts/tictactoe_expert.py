@@ -16,10 +16,11 @@ import numpy as np
 from envs.core import Game, State
 from envs.experts.common import check_temperature, refuse_finished, softmax, uniform_best
 from envs.players import sample_masked
+from envs.profile import ILLEGAL
 from envs.tictactoe import TICTACTOE
 
-#: ``tictactoe_action_values`` of an illegal action.
-ILLEGAL_VALUE = -2
+#: ``tictactoe_action_values`` of an illegal action: a grader's (the table is one).
+ILLEGAL_VALUE = ILLEGAL
 
 # --- tic-tac-toe: a solved table --------------------------------------------------------------
 
@@ -121,6 +122,3 @@ def _solved_tictactoe() -> _SolvedTicTacToe:
     solve(0, 0)
     values = np.where(scores == _NO_SCORE, ILLEGAL_VALUE, np.sign(scores)).astype(np.int8)
     return _SolvedTicTacToe(values, scores, reachable)
-
-
-# --- Connect Four: alpha-beta with a heuristic ---------------------------------------------

@@ -31,6 +31,11 @@ def stage_of(ply: np.ndarray | int) -> np.ndarray:
     return np.asarray(STAGES)[index]
 
 
+def stage_index(ply: np.ndarray) -> np.ndarray:
+    """int8[N]: the index in :data:`STAGES` of positions with ``ply`` stones (int[N])."""
+    return np.digitize(ply, [OPENING_LAST_PLY + 1, MIDDLE_LAST_PLY + 1]).astype(np.int8)
+
+
 @dataclass(frozen=True)
 class BenchmarkSet:
     """``N`` labelled positions.

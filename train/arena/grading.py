@@ -2,9 +2,9 @@
 
 The oracle is a table of move values: for each position, the game-theoretic outcome of every
 legal action for the player to move, ``+1`` win, ``0`` draw, ``-1`` loss, and ``ILLEGAL``
-(-2) for actions that can't be played; this is what ``envs.experts.tictactoe_action_values``
-returns. Solver scores of another scale (e.g. "win in k moves" scores) become such a table
-with :func:`move_outcomes`, which keeps only their sign.
+(-2) for actions that can't be played: what a game profile's grader returns
+(:class:`envs.profile.GradedPositions`; solver scores of another scale become such a table
+with :func:`envs.profile.move_outcomes`, which keeps only their sign).
 
 A move is *optimal* when its outcome equals the best outcome of the position: any winning
 move in a won position counts, however slow, and in a lost position every move is optimal.
@@ -23,23 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.core import Game, State
+from envs.core import State
 from envs.players import Player
-from envs.tictactoe import TICTACTOE
+from envs.profile import ILLEGAL
 
-ILLEGAL = -2
 STAGES = ("opening", "middle", "end")
 DRAW_BAND = 1 / 3
-
-
-def move_outcomes(scores: np.ndarray, legal: np.ndarray) -> np.ndarray:
-    """int8[N, A]: the sign of each legal action's score, ``ILLEGAL`` elsewhere."""
-    return np.where(legal, np.sign(scores), ILLEGAL).astype(np.int8)
-
-
-def connect4_stages(ply: np.ndarray) -> np.ndarray:
-    """int8[N]: the index in ``STAGES`` of positions with ``ply`` stones (int[N])."""
-    return np.digitize(ply, [15, 29]).astype(np.int8)
 
 
 def best_outcome(action_values: np.ndarray) -> np.ndarray:
@@ -135,7 +124,7 @@ def grade_player(
     """Grade ``player``'s moves in ``positions[N]`` against ``action_values`` int8[N, A].
 
     Args:
-        stages: int8[N] stage index per position (e.g. :func:`connect4_stages`), or None.
+        stages: int8[N] stage index per position (a grader's ``stages``), or None.
         values: float[N] predicted values of the same positions, to grade their signs.
         batch_size: ask the player about at most this many positions at a time.
     """
@@ -149,39 +138,3 @@ def grade_player(
         stage=None if stages is None else np.asarray(stages),
         value_correct=None if values is None else grade_values(values, action_values),
     )
-
-
-def all_tictactoe_positions(include_terminal: bool = False) -> State:
-    """Every position reachable in tic-tac-toe, in a fixed order (ply, then bitboards).
-
-    There are 5,478 including the empty board and the 958 finished games, 4,520 without them.
-    """
-    return all_positions(TICTACTOE, include_terminal)
-
-
-def all_positions(game: Game, include_terminal: bool = False) -> State:
-    """Every reachable position of a game small enough to enumerate, one ply at a time."""
-    layer = game.initial_state(1)
-    found = [layer]
-    while len(layer):
-        legal = game.legal_mask(layer)
-        parent, action = np.nonzero(legal)
-        children = game.step(layer[parent], action)
-        # Transpositions reach the same stones by different orders: keep one of each.
-        _, first = np.unique(
-            np.stack([children.own, children.opp], axis=1), axis=0, return_index=True
-        )
-        layer = children[np.sort(first)]
-        found.append(layer)
-    positions = State.concat(found)
-    if include_terminal:
-        return positions
-    return positions[~game.is_terminal(positions)]
-
-
-def tictactoe_benchmark() -> tuple[State, np.ndarray]:
-    """All 4,520 non-terminal tic-tac-toe positions and their exact move values int8[N, 9]."""
-    from envs.experts import tictactoe_action_values
-
-    positions = all_tictactoe_positions()
-    return positions, np.asarray(tictactoe_action_values(positions), dtype=np.int8)

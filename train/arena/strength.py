@@ -18,12 +18,13 @@ from functools import cache
 
 import numpy as np
 
-from envs import Game, State
+from envs import Game, State, get_profile
 from envs.experts import make_expert
 from envs.players import Player, RandomPlayer
+from envs.profile import GradedPositions
 from models.net import PolicyValueNet
 from train.arena.duels import duel
-from train.arena.grading import connect4_stages, grade_player, tictactoe_benchmark
+from train.arena.grading import grade_player
 from train.arena.network_players import PolicyPlayer, SearchPlayer
 from train.search.evaluators import NetworkEvaluator, RolloutEvaluator
 from train.search.search import MCTSConfig
@@ -50,9 +51,9 @@ class StrengthConfig:
 
     @classmethod
     def for_game(cls, game: str, **overrides: int | bool) -> StrengthConfig:
-        """Defaults per game: tic-tac-toe duels start from the empty board (two random
-        plies there can already decide the game), Connect Four's from two random plies."""
-        return cls(**{"opening_moves": 0 if game == "tictactoe" else 2, **overrides})
+        """Defaults per game: duels open with the game profile's ``duel_openings`` random
+        plies (tic-tac-toe's none: two there can already decide the game; Connect Four's two)."""
+        return cls(**{"opening_moves": get_profile(game).duel_openings, **overrides})
 
 
 def measure_strength(
@@ -101,18 +102,14 @@ def _values(evaluate: NetworkEvaluator, positions: State) -> np.ndarray:
 
 
 @cache
-def solver_positions(game: Game) -> tuple[State, np.ndarray, np.ndarray | None]:
-    """Graded positions of ``game``: (State[N], action values int8[N, A], stage names or None).
+def solver_positions(game: Game) -> GradedPositions:
+    """Graded positions of ``game``, from its profile's grader: (State[N], action values
+    int8[N, A], stage index int8[N] or None); raises ``ValueError`` for a game without one.
 
     Tic-tac-toe: every reachable unfinished position, valued by exhaustive minimax.
     Connect Four: the shipped benchmark set, valued by the solver.
     """
-    if game.name == "tictactoe":
-        positions, action_values = tictactoe_benchmark()
-        return positions, action_values, None
-    from envs.solvers.connect4_benchmark import load_benchmark_set
-    from train.arena.grading import move_outcomes
-
-    bench = load_benchmark_set()
-    legal = game.legal_mask(bench.states)
-    return bench.states, move_outcomes(bench.action_values, legal), connect4_stages(bench.ply)
+    grader = get_profile(game.name).grader
+    if grader is None:
+        raise ValueError(f"{game.name} has no grader: no solver-graded positions")
+    return grader()

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from envs import Game
+from envs import Game, get_profile
 from models.checkpoint import save_checkpoint
 from models.net import PolicyValueNet
 from train.learn.imitation import PositionTensors
@@ -65,41 +65,9 @@ class SelfPlayConfig:
 
     @classmethod
     def for_game(cls, game: str, **overrides: Any) -> SelfPlayConfig:
-        """The defaults of ``game`` (:data:`GAME_DEFAULTS`) with ``overrides`` on top."""
-        return cls(**{**GAME_DEFAULTS[game], **overrides})
-
-
-#: Defaults per game (``SelfPlayConfig.for_game``; the script's flags override each), measured
-#: on the 2-core machine (README, "Stage 2"). Tic-tac-toe: the network alone must play all
-#: 4,520 positions perfectly, including those only a bad opponent reaches, so games start
-#: after 0-8 random plies and every move is sampled; 1,024 games an iteration because a
-#: fork seen a handful of times is not learnt. Connect Four: 10 sampled moves, as in
-#: AlphaZero's scaled-down opening, batches of 128 games, 25 iterations (about 16 minutes
-#: on 2 cores); each distinct position trained on once and the value target half outcome,
-#: half search value, which each raised the network-alone score against stage 1 in paired
-#: runs (README, "Stage 2 on Connect Four").
-GAME_DEFAULTS: dict[str, dict[str, int | float | str]] = {
-    "tictactoe": {
-        "iterations": 20,
-        "games_per_iteration": 1024,
-        "temperature_moves": 9,
-        "random_opening": 8,
-        "sample_reuse": 8.0,
-        "merge_duplicates": True,
-        "value_target_q": 0.0,
-        "policy_target": "visits",
-    },
-    "connect4": {
-        "iterations": 25,
-        "games_per_iteration": 128,
-        "temperature_moves": 10,
-        "random_opening": 0,
-        "sample_reuse": 8.0,
-        "merge_duplicates": True,
-        "value_target_q": 0.5,
-        "policy_target": "visits",
-    },
-}
+        """The defaults of ``game`` (its profile's ``selfplay_defaults``, measured on the
+        2-core machine: README, "Stage 2") with ``overrides`` on top."""
+        return cls(**{**get_profile(game).selfplay_defaults, **overrides})
 
 
 @dataclass
