@@ -73,7 +73,10 @@ class GameProfile:
         imitation_defaults: stage 1's (``scripts.train_imitation``): ``games``, ``epochs``,
             ``random_opening``, ``temperature``.
         selfplay_defaults: stage 2's, as ``train.learn.alphazero.SelfPlayConfig`` fields
-            (``SelfPlayConfig.for_game`` and ``scripts.train_selfplay``).
+            (``SelfPlayConfig.for_game``); ``scripts.train_selfplay`` takes every flag it
+            leaves at None from here: ``iterations``, ``games_per_iteration``,
+            ``temperature_moves``, ``random_opening``, ``sample_reuse``,
+            ``merge_duplicates``, ``value_target_q``, ``policy_target``.
         report_defaults: ``scripts.compare``'s: ``sims``, ``positions``, ``thinking_games``.
         duel_openings: uniformly random plies opening each duel of the shared evaluation
             (``train.arena.strength.StrengthConfig.for_game``).

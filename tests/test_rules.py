@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs import CONNECT4, GAMES, TICTACTOE, Game, State
+from envs import CONNECT4, GAMES, TICTACTOE, Game, State, TicTacToe
+from tests.toy_game import CONNECT3
+
+#: Every registered game, and the test-only toy (whose rules need no registry).
+COMPLIANT = [*GAMES.values(), CONNECT3]
 
 
 def from_ascii(game: Game, text: str) -> State:
@@ -33,7 +37,7 @@ def random_playouts(game: Game, n: int, seed: int) -> list[list[State]]:
     return games
 
 
-@pytest.mark.parametrize("game", GAMES.values(), ids=GAMES.keys())
+@pytest.mark.parametrize("game", COMPLIANT, ids=lambda g: g.name)
 class TestCompliance:
     """What every game must satisfy, checked along random playouts."""
 
@@ -116,7 +120,7 @@ class TestCompliance:
                 int(np.flatnonzero(game.board(b).ravel() != game.board(a).ravel())[0])
                 for a, b in zip(history, history[1:], strict=False)
             ]
-            if game is CONNECT4:
+            if game.num_actions == game.cols:  # the actions are columns, not cells
                 actions = [a % game.cols for a in actions]
             text = game.notation(actions)
             parsed = game.parse(text)
@@ -159,6 +163,15 @@ def _tictactoe_tree() -> tuple[set[tuple[int, int]], int]:
 
     games = visit(TICTACTOE.initial_state())
     return set(games_below), games
+
+
+def test_a_board_over_64_cells_is_refused() -> None:
+    class Big(TicTacToe):
+        name = "big"
+        rows, cols = 9, 9
+
+    with pytest.raises(ValueError, match="big: 81 cells, more than a State holds"):
+        Big()
 
 
 def test_tictactoe_counts() -> None:
