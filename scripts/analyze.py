@@ -33,13 +33,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, TextIO
 
 from scripts.cli import arg, parse, resolve_device, set_threads
-from train.engine.analyser import (
-    DEFAULT_SIMULATIONS,
-    Analyser,
-    AnalysisError,
-    Request,
-    make_request,
-)
+from train.engine.analyser import Analyser
+from train.engine.request import DEFAULT_SIMULATIONS, AnalysisError, Request, make_request
 
 _FIELDS = {"id", "game", "position", "simulations", "checkpoint"}
 _EOF = object()
@@ -121,7 +116,7 @@ def _parse_line(line: bytes | str) -> tuple[Any, Request | str]:
     except UnicodeDecodeError:
         return None, "the line is not UTF-8 text"
     except (ValueError, RecursionError) as err:
-        return None, f"the line is not JSON ({str(err)[:80]})"
+        return None, f"the line is not JSON ({err})"
     if not isinstance(obj, dict):
         return None, f"a request must be a JSON object, got {type(obj).__name__}"
     request_id = obj.get("id")

@@ -29,7 +29,7 @@ from train.arena.duels import DuelResult
 from train.arena.elo import fit_elo
 from train.arena.network_players import make_player
 from train.arena.tournament import duel_dict, grade_network, round_robin, solver_sample
-from train.report.report import markdown_table
+from train.report.markdown import markdown_table
 
 BASELINES = ("random", "expert")
 _CHECKPOINT = re.compile(r"^(?P<path>.+\.pt)(?::|$)")

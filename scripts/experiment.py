@@ -29,8 +29,10 @@ from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from models.net import default_config
 from scripts.cli import arg, build_parser, resolve_device, set_threads, writable_dir
 from train.arena.strength import StrengthConfig
-from train.experiments.runners import DataWallConfig, Yardstick, data_wall, thinking, warm_vs_zero
-from train.experiments.summaries import write_data_wall, write_thinking, write_warm_vs_zero
+from train.experiments.data_wall import DataWallConfig, data_wall, write_data_wall
+from train.experiments.thinking_time import thinking, write_thinking
+from train.experiments.warm_vs_zero import warm_vs_zero, write_warm_vs_zero
+from train.experiments.yardstick import Yardstick
 from train.learn.alphazero import SelfPlayConfig
 from train.learn.expert_data import GenerationConfig
 from train.learn.imitation import ImitationConfig

@@ -26,7 +26,8 @@ from envs.core import Game, State
 from envs.players import Player
 from scripts.cli import arg, parse, set_threads
 from train.arena.network_players import make_player
-from train.engine.analyser import Analyser, AnalysisError, make_request, replay
+from train.engine.analyser import Analyser
+from train.engine.request import AnalysisError, make_request, position_after
 
 _CHECKPOINT = re.compile(r"^(?P<path>.+\.pt)(?::.*)?$")
 _NAMES = ("first", "second")
@@ -122,7 +123,7 @@ def _play(args: Args) -> None:
     moves = list(start)
     show = True  # draw the board when the position has changed
     while True:
-        state = replay(game, moves)
+        state = position_after(game, moves)
         if not game.is_terminal(state) and int(game.to_play(state)) != human:
             action = _act(opponent, state, rng)
             moves.append(action)

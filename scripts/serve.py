@@ -42,13 +42,13 @@ import numpy as np
 from envs import GAMES
 from envs.core import Game, State
 from scripts.cli import arg, parse, resolve_device, set_threads
-from train.engine.analyser import (
+from train.engine.analyser import Analyser
+from train.engine.request import (
     DEFAULT_SIMULATIONS,
     MAX_SIMULATIONS,
-    Analyser,
     AnalysisError,
     make_request,
-    replay,
+    position_after,
 )
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -151,14 +151,14 @@ class App:
         answer = self.analyser.analyse(request)
         if checkpoint is not None and "evaluator" in answer:
             answer["evaluator"] = f"network:{checkpoint}"  # its id, not where it lies
-        board = request.game.board(replay(request.game, request.actions))
+        board = request.game.board(position_after(request.game, request.actions))
         return {**answer, "board": board.tolist()}
 
     def move(self, body: dict[str, Any]) -> dict[str, Any]:
         opponent = body.get("opponent", EXPERT)
         request = self._request(body, None if opponent == EXPERT else opponent)
         game = request.game
-        state = replay(game, request.actions)
+        state = position_after(game, request.actions)
         if game.is_terminal(state):
             raise RequestError(HTTPStatus.CONFLICT, "the game is over")
         if opponent != EXPERT:

@@ -1,4 +1,4 @@
-"""The shared analysis code (train/engine/analyser.py) and the JSON-lines engine
+"""The shared analysis code (train/engine/) and the JSON-lines engine
 (scripts/analyze.py)."""
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from envs.core import State
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.net import NetConfig, PolicyValueNet
 from scripts.analyze import answer_lines, serve
-from train.engine.analyser import Analyser, AnalysisError, make_request
+from train.engine.analyser import Analyser
+from train.engine.request import DEFAULT_SIMULATIONS, AnalysisError, make_request
 from train.search.evaluators import NetworkEvaluator
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
@@ -195,6 +196,42 @@ def test_bad_requests_are_refused(fields: dict, message: str) -> None:
         make_request(**fields)
 
 
+def test_refused_values_are_quoted_whole_or_not_at_all() -> None:
+    with pytest.raises(AnalysisError) as short:
+        make_request("connect4", simulations=2.5)
+    assert str(short.value) == "'simulations' must be a whole number, got float 2.5"
+    # A long value is described by its length, never cut off in the middle.
+    with pytest.raises(AnalysisError) as long:
+        make_request("connect4", simulations="word " * 20)
+    assert str(long.value) == (
+        "'simulations' must be a whole number, got str (102 characters long, not quoted)"
+    )
+    value = {f"key{i}": i for i in range(10)}
+    with pytest.raises(AnalysisError) as position:
+        make_request("connect4", position=value)
+    assert str(position.value) == (
+        "'position' must be a move string or a list of moves, "
+        f"got dict ({len(repr(value))} characters long, not quoted)"
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"[" * 100_000,  # nests too deep: a RecursionError with a long message
+        b'{"id": 1, ' + b" " * 1000 + b"}",  # the position of the fault runs past 80 characters
+    ],
+)
+def test_a_line_that_is_not_json_gets_the_whole_reason(line: bytes) -> None:
+    try:
+        json.loads(line)
+    except (ValueError, RecursionError) as err:
+        reason = str(err)
+    assert len(reason) > 80
+    (answer,) = answer_lines([line], Analyser())
+    assert answer == {"id": None, "error": f"the line is not JSON ({reason})"}
+
+
 def test_missing_or_wrong_checkpoint(checkpoints, tmp_path: Path) -> None:
     analyser = Analyser()
     with pytest.raises(AnalysisError, match="No such file"):
@@ -241,7 +278,7 @@ def test_engine_process_answers_by_id_and_survives_junk(checkpoints) -> None:
     assert by_id["c"]["terminal"] and by_id["c"]["result"] == "first"
     assert "over" in by_id["c"]["error"]
     assert by_id["d"]["evaluator"].startswith("network:")
-    assert by_id["d"]["simulations"] == analysis.DEFAULT_SIMULATIONS
+    assert by_id["d"]["simulations"] == DEFAULT_SIMULATIONS
     assert "No such file" in by_id["e"]["error"]
     assert "unknown field" in by_id["f"]["error"]
     assert "names no 'game'" in by_id["g"]["error"]

@@ -15,14 +15,26 @@ import numpy as np
 import pytest
 import torch
 
+import train.report.report as report_module
+from envs import TICTACTOE
+from envs.experts import make_expert
 from models.checkpoint import save_checkpoint
 from models.net import NetConfig, PolicyValueNet
 from scripts import compare
 from tests.test_training_scripts import run_script
-from train.arena.duels import DuelResult, Record
-from train.arena.tournament import find_duel, flipped, score_matrix
+from train.arena.duels import DuelResult, Record, duel
+from train.arena.grading import grade_player
+from train.arena.thinking import Strength, thinking_curve
+from train.arena.tournament import (
+    duel_dict,
+    find_duel,
+    flipped,
+    network_player,
+    score_matrix,
+    solver_sample,
+)
 from train.learn.tb import RunLogger
-from train.report.report import verdict
+from train.report.report import ReportConfig, build_report, verdict
 from train.report.runs import discover_runs, label_runs, load_run, read_scalars, stage_boundaries
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -274,3 +286,42 @@ def test_compare_refuses_bad_input_with_a_message(
             compare.main([*args, "--out", str(tmp_path / "out")])
         assert exit_info.value.code == 2, args
         assert message in capsys.readouterr().err
+
+
+# --- the one thinking-time curve ------------------------------------------------------------
+
+
+def test_thinking_curve_from_one_generator_draws_each_budget_in_turn() -> None:
+    # The report's way: every budget grades, then duels, drawing from one generator in turn.
+    game, model, teacher = TICTACTOE, tiny_net(4), make_expert(TICTACTOE)
+    graded = solver_sample(game, 25, np.random.default_rng(7))
+    rng = np.random.default_rng(8)
+    curve = thinking_curve(game, model, (0, 3), teacher, graded, 4, lambda: (rng, rng), 1)
+    again = np.random.default_rng(8)
+    positions, action_values, _ = graded
+    for point, sims in zip(curve, (0, 3), strict=True):
+        player = network_player(game, model, sims)
+        grade = grade_player(player, positions, action_values, None, again, batch_size=512)
+        result = duel(game, player, teacher, 4, again, 1)
+        assert point.sims == sims and point.seconds >= 0
+        assert point.strength == Strength(int(grade.optimal.sum()), 25, result)
+        assert point.as_dict()["vs_teacher"] == duel_dict(result)
+    assert [p.sims for p in curve] == [0, 3]
+
+
+def test_the_report_measures_thinking_time_with_the_arena_curve(
+    runs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    curves = []
+
+    def recorded(*args, **kwargs):
+        curves.append(thinking_curve(*args, **kwargs))
+        return curves[-1]
+
+    monkeypatch.setattr(report_module, "thinking_curve", recorded)
+    paths = [p for p in discover_runs(runs_dir) if "broken" not in p.name]
+    runs = label_runs([load_run(p) for p in paths])
+    config = ReportConfig(games=2, sims=(0, 2), positions=20, thinking_games=2)
+    summary = build_report(runs, tmp_path, config, np.random.default_rng(0), log=lambda _: None)
+    assert len(curves) == len(runs) == 3
+    assert list(summary["thinking_time"].values()) == [[p.as_dict() for p in c] for c in curves]

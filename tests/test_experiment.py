@@ -11,12 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import train.experiments.thinking_time as thinking_module
 from envs import get_game
 from models.checkpoint import load_checkpoint
 from scripts import experiment
+from train.arena.thinking import thinking_curve
 from train.arena.tournament import network_player
-from train.experiments.runners import Yardstick
-from train.experiments.summaries import compute_saved, first_reach, flattens_at
+from train.experiments.findings import compute_saved, first_reach, flattens_at
+from train.experiments.thinking_time import thinking
+from train.experiments.yardstick import Yardstick, strength_row
 
 REPO = Path(__file__).resolve().parents[1]
 STAGE1 = str(REPO / "checkpoints" / "connect4_stage1.pt")
@@ -186,6 +189,31 @@ def test_thinking_quick_is_reproducible(tmp_path):
 
     assert without_times(again["rows"]) == without_times(rows)
     assert (runs[0] / "thinking.png").read_bytes() == (runs[1] / "thinking.png").read_bytes()
+
+
+def test_thinking_measures_networks_with_the_arena_curve(monkeypatch):
+    curves = []
+
+    def recorded(*args, **kwargs):
+        curves.append(thinking_curve(*args, **kwargs))
+        return curves[-1]
+
+    monkeypatch.setattr(thinking_module, "thinking_curve", recorded)
+    yardstick = Yardstick.build(get_game("connect4"), 20, 2, 2, 3)
+    model = load_checkpoint(STAGE1).model
+    rows = thinking(yardstick, {"net": model}, (0, 2), depths=(1,))
+    ((zero, two),) = curves
+    assert [(r["player"], r["sims"], r["depth"]) for r in rows] == [
+        ("net", 0, None),
+        ("net", 2, None),
+        ("expert", None, 1),
+    ]
+    for row, point in zip(rows[:2], (zero, two), strict=True):
+        head = {"player": "net", "sims": point.sims, "depth": None, "seconds": point.seconds}
+        assert row == head | strength_row(point.strength)
+        # Each budget is measured afresh from the seed: what the yardstick gives that player.
+        alone = yardstick.measure(network_player(yardstick.game, model, point.sims))
+        assert strength_row(point.strength) == alone
 
 
 def test_warm_vs_zero_quick(tmp_path):

@@ -18,7 +18,8 @@ from envs.experts import tictactoe_action_values
 from models.checkpoint import save_checkpoint
 from models.net import NetConfig, PolicyValueNet
 from scripts.serve import STATIC_DIR, App, Args, make_server
-from train.engine.analyser import Analyser, make_request
+from train.engine.analyser import Analyser
+from train.engine.request import make_request
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,13 @@
-"""Round robins and thinking-time curves: the measurements behind evaluate.py and compare.py.
+"""Round robins: the measurements behind evaluate.py and compare.py.
 
 A round robin plays one duel per pair of players (``train.arena.duels.duel``: both colours,
 shared random openings, Wilson intervals), from which ``train.arena.elo.fit_elo`` fits a ladder.
-A thinking-time curve puts one network inside MCTS with a growing number of simulations
-per move (0 = the network alone) and measures, at each budget, how often it plays a best
-move on solver-graded positions and how it fares against the teacher.
+The thinking-time curve is ``train.arena.thinking``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
@@ -18,7 +15,7 @@ import numpy as np
 from envs.core import Game, State
 from envs.players import Player
 from models.net import PolicyValueNet
-from train.arena.duels import DuelResult, Record, duel, wilson_interval
+from train.arena.duels import DuelResult, Record, duel
 from train.arena.grading import SolverGrade, grade_player
 from train.arena.network_players import PolicyPlayer, SearchPlayer
 from train.arena.strength import solver_positions
@@ -114,7 +111,7 @@ def duel_dict(result: DuelResult) -> dict:
     }
 
 
-# --- solver grades and search budgets -------------------------------------------------------
+# --- solver grades ---------------------------------------------------------------------------
 
 
 def solver_sample(
@@ -146,65 +143,3 @@ def grade_network(
     return grade_player(
         player, positions, action_values, stages, rng, values=values, batch_size=512
     )
-
-
-@dataclass(frozen=True)
-class ThinkingPoint:
-    """A network at one search budget: its solver grade and its duel against the teacher.
-
-    Attributes:
-        sims: MCTS simulations per move (0: the network alone).
-        optimal: graded positions in which it played a best move.
-        positions: positions graded.
-        vs_teacher: its duel against the teacher.
-    """
-
-    sims: int
-    optimal: int
-    positions: int
-    vs_teacher: DuelResult
-
-    @property
-    def optimal_move_rate(self) -> float:
-        return self.optimal / self.positions
-
-    @property
-    def optimal_interval(self) -> tuple[float, float]:
-        """95% Wilson interval of the optimal-move rate."""
-        return wilson_interval(self.optimal, self.positions)
-
-    def as_dict(self) -> dict:
-        return {
-            "sims": self.sims,
-            "optimal_move_rate": self.optimal_move_rate,
-            "optimal_interval": list(self.optimal_interval),
-            "positions": self.positions,
-            "vs_teacher": duel_dict(self.vs_teacher),
-        }
-
-
-def thinking_curve(
-    game: Game,
-    model: PolicyValueNet,
-    sims: Sequence[int],
-    teacher: Player,
-    graded: tuple[State, np.ndarray, np.ndarray | None],
-    games: int,
-    rng: np.random.Generator,
-    opening_moves: int = 0,
-    device: str = "cpu",
-) -> list[ThinkingPoint]:
-    """The strength of ``model`` at each search budget in ``sims``.
-
-    Args:
-        graded: positions to grade, as :func:`solver_sample` returns them.
-        games: games against ``teacher`` per budget, half with each colour.
-    """
-    positions, action_values, _ = graded
-    points = []
-    for n in sims:
-        player = network_player(game, model, n, device)
-        grade = grade_player(player, positions, action_values, None, rng, batch_size=512)
-        result = duel(game, player, teacher, games, rng, opening_moves)
-        points.append(ThinkingPoint(n, int(grade.optimal.sum()), len(positions), result))
-    return points

@@ -1,5 +1,5 @@
 """The experiments' figures: strength with its 95% intervals against data, epochs, search
-and compute. Each function reads the rows of :mod:`train.experiments.runners` and writes one PNG."""
+and compute. Each function reads an experiment's rows and writes one PNG."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.report.report import _pyplot, _save
+from train.report.figures import pyplot, save_figure
 
 #: (row key, interval key, panel title) of the two strength measurements.
 STRENGTH = (
@@ -38,7 +38,7 @@ def plot_sweep(
 
     Each point is labelled with its number of expert games and epochs.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.9), layout="constrained")
     x = [r[x_key] for r in rows]
     for ax, (key, interval, name) in zip(axes, STRENGTH, strict=False):
@@ -63,7 +63,7 @@ def plot_sweep(
         for ax in axes:
             ax.set_xticks(x, [str(v) for v in x])
     fig.suptitle(f"{title} (95% intervals)")
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
 def plot_data_wall(by_size: Sequence[dict], by_epochs: Sequence[dict], folder: Path) -> None:
@@ -89,7 +89,7 @@ def plot_data_wall(by_size: Sequence[dict], by_epochs: Sequence[dict], folder: P
 def plot_thinking(rows: Sequence[dict], path: str | Path) -> Path:
     """Each network's strength against simulations per move (0: the network alone), with
     the teacher's expert at each depth as a dotted reference line."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
     searched = [r for r in rows if r["sims"] is not None]
     experts = [r for r in rows if r["depth"] is not None]
@@ -123,13 +123,13 @@ def plot_thinking(rows: Sequence[dict], path: str | Path) -> Path:
     if labels:
         axes[0].legend(fontsize=8, loc="lower right")
     fig.suptitle("strength against thinking time (95% intervals; dotted: the expert by depth)")
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
 def plot_warm_vs_zero(rows: Sequence[dict], path: str | Path) -> Path:
     """Both runs' strength against wall time (left) and training positions (right); the
     warm run's curve starts where stage 1 ended."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(12, 7.5), layout="constrained")
     longest = max(r["wall_s"] for r in rows)
     scale, unit = (60.0, "min") if longest > 600 else (1.0, "s")
@@ -156,4 +156,4 @@ def plot_warm_vs_zero(rows: Sequence[dict], path: str | Path) -> Path:
     fig.suptitle(
         "stage 2 from the stage-1 network (warm) and from scratch (dashed: end of stage 1)"
     )
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
