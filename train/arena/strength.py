@@ -13,7 +13,7 @@ its moves against perfect play, returning metrics under tags both stages share:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -39,6 +39,7 @@ class StrengthConfig:
             players don't replay one game (each opening is played with both colours).
         rollout_sims: simulations of the pure rollout-MCTS opponent (0: no such duel).
         search_sims: simulations when the network plays inside MCTS (0: network alone only).
+        search: the other settings of that search (its simulations are ``search_sims``).
         solver: grade moves against perfect play.
     """
 
@@ -46,10 +47,11 @@ class StrengthConfig:
     opening_moves: int = 2
     rollout_sims: int = 0
     search_sims: int = 0
+    search: MCTSConfig = MCTSConfig()
     solver: bool = True
 
     @classmethod
-    def for_game(cls, game: str, **overrides: int | bool) -> StrengthConfig:
+    def for_game(cls, game: str, **overrides: int | bool | MCTSConfig) -> StrengthConfig:
         """Defaults per game: tic-tac-toe duels start from the empty board (two random
         plies there can already decide the game), Connect Four's from two random plies."""
         return cls(**{"opening_moves": 0 if game == "tictactoe" else 2, **overrides})
@@ -81,7 +83,8 @@ def measure_strength(
             play(network, pure_mcts, "eval/vs_mcts_rollout")
     searcher = None
     if config.search_sims > 0:
-        searcher = SearchPlayer(game, evaluate, MCTSConfig(simulations=config.search_sims))
+        search_config = replace(config.search, simulations=config.search_sims)
+        searcher = SearchPlayer(game, evaluate, search_config)
         if config.games > 0:
             play(searcher, expert, "eval/search/vs_expert")
     if config.solver:
