@@ -32,6 +32,7 @@ from train.learn.expert_data import (
 )
 from train.learn.imitation import ImitationConfig, PositionTensors, train_imitation
 from train.learn.tb import RunLogger, run_name
+from train.search.puct import SEARCH_FLAGS, MCTSConfig, config_from_flags
 
 
 @dataclass
@@ -62,6 +63,10 @@ class Args:
     eval_every: int = arg(2, "run the shared evaluation every N epochs (and after the last)")
     eval_games: int = arg(100, "games per evaluation duel (0: no duels)")
     eval_search_sims: int = arg(0, "also evaluate the network inside MCTS with N simulations")
+    # That search's settings, named as in stage 2 (which also has the self-play noise's).
+    c_puct_init: float = arg(MCTSConfig.c_puct_init, SEARCH_FLAGS["c_puct_init"])
+    c_puct_base: float = arg(MCTSConfig.c_puct_base, SEARCH_FLAGS["c_puct_base"])
+    fpu_value: str = arg(str(MCTSConfig.fpu_value), SEARCH_FLAGS["fpu_value"])
     threads: int = arg(1, "torch CPU threads (1 is fastest on a busy 2-core machine)")
     device: Literal["auto", "cpu", "cuda"] = arg("auto", "where the network trains")
     seed: int = arg(1, "seed of every random choice in the run")
@@ -84,6 +89,10 @@ def main(argv: list[str] | None = None) -> None:
         run_path = writable_dir(args.run_dir) / run_name(args.game, args.exp_name, args.seed)
     game = get_game(args.game)
     device = resolve_device(args.device)
+    try:
+        search_config = config_from_flags(args)  # its simulations: --eval-search-sims
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
     run_path = writable_dir(run_path)
     torch.manual_seed(args.seed)
     set_threads(args.threads)
@@ -106,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"network: {model.config} ({num_parameters(model):,} parameters) on {device}")
 
     strength = StrengthConfig.for_game(
-        game.name, games=args.eval_games, search_sims=args.eval_search_sims
+        game.name, games=args.eval_games, search_sims=args.eval_search_sims, search=search_config
     )
     eval_rng = np.random.default_rng(args.seed + 1)
 

@@ -23,6 +23,7 @@ from scripts.cli import arg, merge_resumed, parse, resolve_device, set_threads, 
 from train.arena.strength import StrengthConfig, measure_strength
 from train.learn.alphazero import SelfPlayConfig, run_selfplay
 from train.learn.tb import RunLogger, run_name
+from train.search.puct import SEARCH_FLAGS, MCTSConfig, config_from_flags
 from train.search.targets import PolicyTarget
 
 
@@ -46,6 +47,14 @@ class Args:
         None, "games played per iteration, searched in lock-step batches; default per game"
     )
     simulations: int = arg(64, "MCTS simulations per move in self-play")
+    # The search's settings, for self-play and for the evaluation's search (as in stage 1).
+    c_puct_init: float = arg(MCTSConfig.c_puct_init, SEARCH_FLAGS["c_puct_init"])
+    c_puct_base: float = arg(MCTSConfig.c_puct_base, SEARCH_FLAGS["c_puct_base"])
+    dirichlet_alpha: float = arg(MCTSConfig.dirichlet_alpha, SEARCH_FLAGS["dirichlet_alpha"])
+    dirichlet_fraction: float = arg(
+        MCTSConfig.dirichlet_fraction, SEARCH_FLAGS["dirichlet_fraction"]
+    )
+    fpu_value: str = arg(str(MCTSConfig.fpu_value), SEARCH_FLAGS["fpu_value"])
     temperature_moves: int | None = arg(
         None, "moves sampled from the visit counts before play turns greedy; default per game"
     )
@@ -124,6 +133,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(
             "error: --workers is for CPU self-play; on a GPU raise --games-per-iteration"
         )
+    try:
+        search_config = config_from_flags(args, args.simulations)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
     run_path = writable_dir(run_path)
     torch.manual_seed(args.seed)
     set_threads(args.threads)
@@ -131,9 +144,11 @@ def main(argv: list[str] | None = None) -> None:
 
     flags = {f.name for f in dataclasses.fields(Args)}
     loop_fields = [f.name for f in dataclasses.fields(SelfPlayConfig) if f.name in flags]
-    config = SelfPlayConfig(**{name: getattr(args, name) for name in loop_fields})
+    config = SelfPlayConfig(
+        **{name: getattr(args, name) for name in loop_fields}, search=search_config
+    )
     strength = StrengthConfig.for_game(
-        game.name, games=args.eval_games, search_sims=args.eval_search_sims
+        game.name, games=args.eval_games, search_sims=args.eval_search_sims, search=search_config
     )
     eval_rng = np.random.default_rng(args.seed + 1)
 

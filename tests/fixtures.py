@@ -1,7 +1,8 @@
-"""Test helpers around the one-leaf reference search (``train/search/reference.py``).
+"""General test helpers: a deterministic stand-in network and random test positions.
 
-Re-exports the reference search, the oracle of the batched search, and adds a deterministic
-stand-in network (:func:`hashed_evaluator`) and test positions.
+:func:`hashed_evaluator` gives position-dependent, uneven priors and values without a
+network (the search tests use it against their oracle, ``train/search/reference.py``);
+:func:`random_positions` gives unfinished positions at assorted depths.
 """
 
 from __future__ import annotations
@@ -9,9 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from envs.core import Game, State
-from train.search.reference import Node, reference_search
-
-__all__ = ["Node", "hashed_evaluator", "random_positions", "reference_search"]
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

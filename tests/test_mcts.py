@@ -1,4 +1,5 @@
-"""Batched search: identical to the one-game reference, known answers, action choice, self-play."""
+"""Batched search: identical to its oracle, the one-leaf reference search of
+``train/search/reference.py``; known answers, action choice, self-play."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import numpy as np
 import pytest
 
 from envs import CONNECT4, GAMES, TICTACTOE, Game, State
-from tests.fixtures import hashed_evaluator, random_positions, reference_search
+from tests.fixtures import hashed_evaluator, random_positions
 from train.search.evaluators import RolloutEvaluator, UniformEvaluator, uniform_priors
+from train.search.reference import reference_search
 from train.search.search import MCTSConfig, search, select_action
 from train.selfplay.games import play_selfplay_games
 

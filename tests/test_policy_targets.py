@@ -24,6 +24,7 @@ def _result(visits, q, priors) -> SearchResult:
         root_value=np.zeros(1, dtype=np.float32),
         priors=np.array([priors], dtype=np.float32),
         legal=LEGAL,
+        action=np.array([np.argmax(visits)]),
     )
 
 

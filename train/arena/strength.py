@@ -13,7 +13,7 @@ its moves against perfect play, returning metrics under tags both stages share:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -40,6 +40,7 @@ class StrengthConfig:
             players don't replay one game (each opening is played with both colours).
         rollout_sims: simulations of the pure rollout-MCTS opponent (0: no such duel).
         search_sims: simulations when the network plays inside MCTS (0: network alone only).
+        search: the other settings of that search (its simulations are ``search_sims``).
         solver: grade moves against perfect play.
     """
 
@@ -47,10 +48,11 @@ class StrengthConfig:
     opening_moves: int = 2
     rollout_sims: int = 0
     search_sims: int = 0
+    search: MCTSConfig = MCTSConfig()
     solver: bool = True
 
     @classmethod
-    def for_game(cls, game: str, **overrides: int | bool) -> StrengthConfig:
+    def for_game(cls, game: str, **overrides: int | bool | MCTSConfig) -> StrengthConfig:
         """Defaults per game: duels open with the game profile's ``duel_openings`` random
         plies (tic-tac-toe's none: two there can already decide the game; Connect Four's two)."""
         return cls(**{"opening_moves": get_profile(game).duel_openings, **overrides})
@@ -82,7 +84,8 @@ def measure_strength(
             play(network, pure_mcts, "eval/vs_mcts_rollout")
     searcher = None
     if config.search_sims > 0:
-        searcher = SearchPlayer(game, evaluate, MCTSConfig(simulations=config.search_sims))
+        search_config = replace(config.search, simulations=config.search_sims)
+        searcher = SearchPlayer(game, evaluate, search_config)
         if config.games > 0:
             play(searcher, expert, "eval/search/vs_expert")
     if config.solver:

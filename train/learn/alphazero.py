@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ class SelfPlayConfig:
     iterations: int = 20
     games_per_iteration: int = 64
     simulations: int = 64
+    search: MCTSConfig = MCTSConfig()  # the other search settings (its simulations: above)
     temperature_moves: int | None = None  # None: the search module's default per game
     random_opening: int = 0  # each game starts after 0..N uniformly random plies
     buffer_size: int = 60_000
@@ -182,7 +183,7 @@ def run_selfplay(
         buffer.load_state_dict(resume["buffer"])
         rng.bit_generator.state = resume["numpy_rng"]
         progress = LoopProgress(**resume["progress"])
-    search_config = MCTSConfig(simulations=config.simulations)
+    search_config = replace(config.search, simulations=config.simulations)
     evaluator = NetworkEvaluator(model, game, device=device)
     outputs = RunOutputs(
         logger, checkpoint_dir, seed, args, evaluate, eval_every, config.iterations, snapshot_every

@@ -3,8 +3,10 @@
 An evaluator is called as ``evaluate(states, legal)`` with ``states: State[K]`` (unfinished
 positions) and ``legal: bool[K, A]``, and returns ``(priors float32[K, A], values
 float32[K])``: a distribution over the legal moves and a value in [-1, 1] **from the view of
-the player to move**. The search (``train/search/search.py``) neither knows nor cares which one it
-calls, so uniform priors, random rollouts and the network plug into the same slot.
+the player to move** (the contract: ``train.search.protocols.Evaluator``). The search
+(``train/search/search.py``) neither knows nor cares which one it calls, so uniform priors,
+random rollouts and the network plug into the same slot; a new evaluator is one more
+callable with that signature (a class here, or a plain function).
 """
 
 from __future__ import annotations
@@ -53,19 +55,18 @@ class RolloutEvaluator:
     def __call__(self, states: State, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         game = self.game
         r = self.rollouts
-        start = State(np.repeat(states.own, r), np.repeat(states.opp, r), np.repeat(states.ply, r))
-        own, opp, ply = start.own.copy(), start.opp.copy(), start.ply.copy()
+        start = states[np.repeat(np.arange(len(states)), r)]  # each leaf ``r`` times
+        boards = start.copy()  # the playouts, advanced in place
         playing = np.flatnonzero(~game.is_terminal(start))
         while len(playing):
-            current = State(own[playing], opp[playing], ply[playing])
+            current = boards[playing]
             moves = game.legal_mask(current).astype(np.float64)
             after = game.step(current, sample_masked(moves, self.rng))
-            own[playing], opp[playing], ply[playing] = after.own, after.opp, after.ply
+            boards.set_rows(playing, after)
             playing = playing[~game.is_terminal(after)]
-        final = State(own, opp, ply)
         # The outcome is for whoever is to move at the end; flip it for each ply of difference.
-        sign = np.where((ply - start.ply) % 2 == 0, 1.0, -1.0)
-        values = (game.terminal_value(final) * sign).reshape(len(states), self.rollouts)
+        sign = np.where((boards.ply - start.ply) % 2 == 0, 1.0, -1.0)
+        values = (game.terminal_value(boards) * sign).reshape(len(states), self.rollouts)
         return uniform_priors(legal), values.mean(axis=1).astype(np.float32)
 
 

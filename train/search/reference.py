@@ -1,11 +1,13 @@
-"""The one-leaf reference search: a plain PUCT search of one game, written for clarity.
+"""The oracle: a one-leaf reference search, a plain PUCT search of one game written for clarity.
 
 Node objects, a dict of children, one leaf per evaluator call, scalar Python arithmetic.
-It applies the same rule as the batched search in ``train/search/search.py`` (AlphaZero's PUCT, the
-node's own evaluation counted as one visit, first-play value ``config.fpu_value``, ties to
-the lowest action), so with a deterministic evaluator and no noise the two must produce
-identical visit counts: it is the oracle of ``tests/test_mcts.py``, and the baseline that
-``scripts/benchmark_selfplay.py`` measures the batched search against.
+It applies the same rule as the batched search in ``train/search/search.py`` (AlphaZero's
+PUCT, ``train/search/puct.py``: the node's own evaluation counted as one visit, first-play
+value ``config.fpu_value``, ties to the lowest action), so with a deterministic evaluator and
+no noise the two must produce identical visit counts: it is the oracle of
+``tests/test_mcts.py``, and the baseline that ``scripts/benchmark_selfplay.py`` measures the
+batched search against. It knows only the PUCT root and interior selection; another
+selection rule brings its own oracle.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import math
 import numpy as np
 
 from envs.core import Game, State
-from train.search.search import Evaluator, MCTSConfig
+from train.search.protocols import Evaluator
+from train.search.puct import MCTSConfig
 
 
 class Node:
@@ -36,8 +39,7 @@ class Node:
 
     def expand(self, game: Game, evaluate: Evaluator) -> float:
         """Ask the evaluator about this one position; return its value."""
-        batch_of_one = State(self.state.own[None], self.state.opp[None], self.state.ply[None])
-        priors, values = evaluate(batch_of_one, np.array([self.legal]))
+        priors, values = evaluate(State.stack([self.state]), np.array([self.legal]))
         self.priors = [float(p) for p in np.asarray(priors, dtype=np.float32)[0]]
         return float(values[0])
 
