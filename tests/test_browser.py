@@ -210,6 +210,13 @@ def test_play_connect_four_against_a_network(site: str, driver, tmp_path: Path) 
     assert sorted(before) == [str(c) for c in range(1, 8)]
     assert abs(sum(before.values()) - 100) <= 4  # rounded percentages
     assert 0 <= your_chances(driver) <= 100
+    # The network is named by its id, once ("By network network:..." before).
+    source = driver.find_element("id", "source").text
+    found = re.fullmatch(
+        r"Analysis by the network connect4/tiny\.pt with 50 simulations: it would play [1-7]\.",
+        source,
+    )
+    assert found, source
 
     click(driver, "4")
     wait_idle(driver)

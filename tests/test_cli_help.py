@@ -135,3 +135,9 @@ def test_counts_print_as_numbers_not_exponents() -> None:
     assert count_text(23.456) == "23.5"
     assert count_text(1234.5) == "1,234"  # rounds half to even, as format does
     assert "e+" not in count_text(123_456_789.5)
+
+
+def test_experiment_without_a_name_prints_its_usage_and_fails() -> None:
+    done = help_of(("experiment",))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("usage: python -m scripts.experiment {data-wall,thinking,")
