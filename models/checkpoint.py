@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,15 +190,21 @@ def _read(path: Path, device: torch.device | str) -> Any:
 
 
 def _unpickling_refusal(path: Path, message: str) -> str:
-    """Our message for a refusal of torch's safe (weights-only) unpickler."""
-    # torch's message is long and suggests weights_only=False; keep only what it stopped at.
-    detail = message.partition("WeightsUnpickler error:")[2].strip().split("\n")[0]
-    detail = detail.split(". ")[0] or message.split("\n")[0]
-    if "global" in detail.lower() or "class" in detail.lower():
+    """Our message for a refusal of torch's safe (weights-only) unpickler.
+
+    torch's message is long and advises loading with ``weights_only=False``, which would run
+    whatever the file holds: we say what it holds instead, and never repeat that advice.
+    """
+    # "GLOBAL io.open was not an allowed global", "unsupported GLOBAL posix.system whose
+    # module posix is blocked": the file names a function or class to call on loading.
+    found = re.search(r"GLOBAL ([\w.]+)", message)
+    if found:
         return (
-            f"{path}: holds pickled Python objects, not just tensors and plain data "
-            f"({detail}); refused, nothing in it was run"
+            f"{path}: holds pickled Python objects that loading would run (code: {found[1]}), "
+            "not just tensors and plain data; refused for safety, nothing in it was run"
         )
+    detail = message.partition("WeightsUnpickler error:")[2].strip().split("\n")[0]
+    detail = detail.split(". ")[0].strip() or "unreadable pickle"
     return f"{path}: corrupt, or not a checkpoint ({detail}); nothing in it was run"
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
+import textwrap
 import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
@@ -38,7 +40,7 @@ def build_parser(cls: type, description: str | None = None) -> argparse.Argument
     """An argparse parser with one option per field of the dataclass ``cls``."""
     parser = argparse.ArgumentParser(
         description=description or (cls.__doc__ or "").strip(),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     hints = typing.get_type_hints(cls)
     for field in dataclasses.fields(cls):
@@ -68,6 +70,60 @@ def parse(cls: type[T], argv: list[str] | None = None, description: str | None =
     """Parse ``argv`` (default: ``sys.argv[1:]``) into an instance of the dataclass ``cls``."""
     namespace = build_parser(cls, description).parse_args(argv)
     return cls(**vars(namespace))
+
+
+_ROOT = Path(__file__).resolve().parents[1]
+# A help text that already tells the default: "(default: ...)", "(default per game)",
+# "default: generate one" ("its default network", "the game's default" only name one).
+_TELLS_DEFAULT = re.compile(r"\bdefault(:| per\b)")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Appends each flag's default once, as one would type it, unless its help tells it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        # BooleanOptionalAction (Python < 3.13) appends its own "(default: ...)": ours replaces it.
+        text = (action.help or "").removesuffix(" (default: %(default)s)")
+        shown = shown_default(action, text)
+        return text if shown is None else f"{text} (default: {shown.replace('%', '%%')})"
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        # As argparse's, but never breaking "--no-augment" or "tic-tac-toe" at a hyphen.
+        text = " ".join(text.split())
+        return textwrap.wrap(text, width, break_on_hyphens=False)
+
+
+def shown_default(action: argparse.Action, help_text: str = "") -> str | None:
+    """The default to print after ``help_text`` for ``action``, or None to print none.
+
+    None where the help already tells it, for positionals, and for the unset values None, ""
+    and () (the help says what they mean, e.g. "None: all", or they mean "not given").
+    Booleans show as the flag that is on, sequences as they are typed, paths inside the
+    repository relative to it and others in the home folder from ``~``, so that no machine's
+    folders show.
+    """
+    default = action.default
+    if not action.option_strings or default is argparse.SUPPRESS:
+        return None
+    if _TELLS_DEFAULT.search(help_text):
+        return None
+    if default is None or default == "" or (isinstance(default, (list, tuple)) and not default):
+        return None
+    if isinstance(action, argparse.BooleanOptionalAction):
+        return action.option_strings[0 if default else 1]
+    if isinstance(default, (list, tuple)):
+        return " ".join(_shown_value(v) for v in default)
+    return _shown_value(default)
+
+
+def _shown_value(value: Any) -> str:
+    if isinstance(value, (str, Path)) and Path(value).is_absolute():
+        path = Path(value)
+        if path.is_relative_to(_ROOT):
+            return f"the repository's {path.relative_to(_ROOT).as_posix()}"
+        if path.is_relative_to(Path.home()):
+            return f"~/{path.relative_to(Path.home()).as_posix()}"
+    return str(value)
 
 
 def _type_options(kind: Any) -> dict[str, Any]:
@@ -130,3 +186,11 @@ def writable_dir(path: str | Path) -> Path:
     except OSError as err:
         raise SystemExit(f"error: run directory {str(path)!r} is not writable ({err})") from None
     return path
+
+
+def count_text(value: float) -> str:
+    """A number as a person reads it: ``2000 -> "2,000"``, ``23.456 -> "23.5"``; a count
+    never in exponent form (``f"{2000:.3g}"`` would print ``2e+03``)."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"

@@ -147,7 +147,8 @@ QUICK = {
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__.strip())
+        usage = f"usage: python -m scripts.experiment {{{','.join(EXPERIMENTS)}}} [-h] [FLAGS ...]"
+        print(f"{usage}\n\n{__doc__.strip()}", file=sys.stdout if argv else sys.stderr)
         raise SystemExit(0 if argv else 2)
     name, rest = argv[0], argv[1:]
     if name not in EXPERIMENTS:

@@ -6,7 +6,8 @@ Pick a game, an opponent (every ``*.pt`` under ``--checkpoints``, searched recur
 the scripted expert), your side and the opponent's thinking (MCTS simulations, 0: the network
 alone); click a column or a cell to move. The page shows the network's probability for each
 move and its estimate of who is winning (with the expert as opponent: a random-rollout
-search's), and the result.
+search's), the progress of a long search (which a Stop button cuts short), and the result with
+the winning line.
 
 The server is the standard library's ``ThreadingHTTPServer`` with a small JSON API, answered
 by the same code as the analysis engine (``train/engine/analyser.py``)::
@@ -15,9 +16,15 @@ by the same code as the analysis engine (``train/engine/analyser.py``)::
     GET  /api/options       games, and the checkpoints found (re-scanned on each call)
     POST /api/analyse       {"game", "position", "checkpoint": ID or null, "simulations"}
                             -> the analysis (see train/engine/analyser.py) plus "board": rows of
-                            +1 (first player), -1 (second), 0, top row first
+                            +1 (first player), -1 (second), 0, top row first, and
+                            "winning_cells": [[row, col], ...] of a won game's line(s)
     POST /api/move          {"game", "position", "opponent": "expert" or ID, "simulations"}
                             -> {"move": "4"}: the opponent's move, in the game's notation
+    GET  /api/progress?job=JOB   {"state": "queued" | "searching" | "unknown",
+                            "done", "total"}: simulations so far of the analyse or move request
+                            sent with "job": JOB (a name the page picks, e.g. "a1b2c3")
+    POST /api/cancel        {"job": JOB} -> {"cancelled": true}: that request stops at its next
+                            simulation and answers 409 "the search was stopped"
 
 Checkpoints are named by their path relative to ``--checkpoints`` and must be among those
 found there, so a request can't make the server open another file. It listens on 127.0.0.1
@@ -26,7 +33,10 @@ unless told otherwise with ``--host``.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import socket
 import sys
 import threading
 import traceback
@@ -35,14 +45,15 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 
 from envs import GAMES
 from envs.core import Game, State
 from scripts.cli import arg, parse, resolve_device, set_threads
-from train.engine.analyser import Analyser
+from scripts.web.search_jobs import JobError, SearchAnalyser, SearchJobs
+from scripts.web.winning_line import winning_cells
 from train.engine.request import (
     DEFAULT_SIMULATIONS,
     MAX_SIMULATIONS,
@@ -75,10 +86,19 @@ class Args:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(Args, argv)
+    if args.checkpoints is not None and not Path(args.checkpoints).is_dir():
+        what = "is not a folder" if Path(args.checkpoints).exists() else "does not exist"
+        raise SystemExit(f"error: --checkpoints {args.checkpoints} {what}")
+    if not 0 <= args.port <= 65535:
+        raise SystemExit(f"error: --port must be in 0..65535 (0: any free port), got {args.port}")
     set_threads(args.threads)
     folder = Path(args.checkpoints or ("checkpoints" if Path("checkpoints").is_dir() else "runs"))
-    app = App(folder, Analyser(device=resolve_device(args.device), seed=args.seed), args.seed)
-    server = make_server(app, args.host, args.port, log_requests=args.log_requests)
+    analyser = SearchAnalyser(device=resolve_device(args.device), seed=args.seed)
+    app = App(folder, analyser, args.seed)
+    try:
+        server = make_server(app, args.host, args.port, log_requests=args.log_requests)
+    except OSError as err:
+        raise SystemExit(f"error: {_listen_error(args.host, args.port, err)}") from None
     host, port = server.server_address[:2]
     found = len(app.checkpoints())
     print(f"{found} checkpoint(s) under {folder}/; serving on http://{host}:{port}/", flush=True)
@@ -90,6 +110,20 @@ def main(argv: list[str] | None = None) -> None:
         server.server_close()
 
 
+def _listen_error(host: str, port: int, err: OSError) -> str:
+    """One sentence for a failure to listen on ``host:port``."""
+    hint = "(127.0.0.1: this machine alone, 0.0.0.0: every network it is on)"
+    if isinstance(err, socket.gaierror):
+        return f"cannot listen on --host {host}: no such address or host name {hint}"
+    if err.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on --host {host}: not an address of this machine {hint}"
+    if err.errno == errno.EADDRINUSE:
+        return f"port {port} is already in use on {host}; choose another with --port (0: any free)"
+    if err.errno == errno.EACCES:
+        return f"not allowed to listen on port {port} (ports below 1024 need root); try --port 8000"
+    return f"cannot listen on {host}:{port} ({err.strerror or err})"
+
+
 class RequestError(Exception):
     """A request the server refuses; becomes a 4xx answer with the message."""
 
@@ -99,15 +133,19 @@ class RequestError(Exception):
 
 
 class App:
-    """What the handlers share: the checkpoint folder, the analyser and the experts."""
+    """What the handlers share: the checkpoint folder, the analyser, the experts and the
+    searches in progress."""
 
-    def __init__(self, folder: Path, analyser: Analyser, seed: int = 0) -> None:
+    def __init__(self, folder: Path, analyser: SearchAnalyser, seed: int = 0) -> None:
+        if not isinstance(analyser, SearchAnalyser):
+            raise TypeError("App needs a SearchAnalyser (it reports progress and can stop)")
         self.folder = folder
         self.analyser = analyser
         self.rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
         self._known: dict[str, tuple[float, dict[str, Any]]] = {}  # id -> (mtime, info)
         self._experts: dict[str, Any] = {}
+        self.jobs = SearchJobs(analyser)
 
     def checkpoints(self) -> list[dict[str, Any]]:
         """The loadable checkpoints under the folder: id (relative path), game, stage, step."""
@@ -148,11 +186,12 @@ class App:
     def analyse(self, body: dict[str, Any]) -> dict[str, Any]:
         checkpoint = body.get("checkpoint")
         request = self._request(body, checkpoint)
-        answer = self.analyser.analyse(request)
+        answer = self.jobs.run(request, body.get("job"))
         if checkpoint is not None and "evaluator" in answer:
             answer["evaluator"] = f"network:{checkpoint}"  # its id, not where it lies
-        board = request.game.board(position_after(request.game, request.actions))
-        return {**answer, "board": board.tolist()}
+        state = position_after(request.game, request.actions)
+        board = request.game.board(state).tolist()
+        return {**answer, "board": board, "winning_cells": winning_cells(request.game, state)}
 
     def move(self, body: dict[str, Any]) -> dict[str, Any]:
         opponent = body.get("opponent", EXPERT)
@@ -162,14 +201,25 @@ class App:
         if game.is_terminal(state):
             raise RequestError(HTTPStatus.CONFLICT, "the game is over")
         if opponent != EXPERT:
-            return {"move": self.analyser.analyse(request)["move"]}
+            return {"move": self.jobs.run(request, body.get("job"))["move"]}
         expert = self._expert(game)
         with self._lock:  # the generator is shared between the handler threads
             action = int(expert.act(State.stack([state]), self.rng)[0])
         return {"move": game.format_move(action)}
 
+    def public(self, message: str) -> str:
+        """``message`` with checkpoints named by their id, not by where they lie here."""
+        return message.replace(f"{self.folder}{os.sep}", "")
+
+    def progress(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        return self.jobs.progress((query.get("job") or [None])[0])
+
+    def cancel(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.jobs.cancel(body.get("job"))
+
     def _request(self, body: dict[str, Any], checkpoint: Any):
-        unknown = sorted(set(body) - {"game", "position", "simulations", "checkpoint", "opponent"})
+        known = {"game", "position", "simulations", "checkpoint", "opponent", "job"}
+        unknown = sorted(set(body) - known)
         if unknown:
             raise AnalysisError(f"unknown field(s) {unknown}")
         path = None if checkpoint is None else self._checkpoint_path(checkpoint)
@@ -220,26 +270,39 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "apprentice"
 
     def do_GET(self) -> None:
-        path = urlsplit(self.path).path
+        url = urlsplit(self.path)
+        path = url.path
         if path == "/api/options":
             self._send_json(HTTPStatus.OK, self.app.options())
+        elif path == "/api/progress":
+            self._answer(lambda: self.app.progress(parse_qs(url.query)))
         elif path.startswith("/api/"):
             self._send_error(HTTPStatus.METHOD_NOT_ALLOWED, "use POST for this endpoint")
         else:
             self._send_static(path)
 
     def do_POST(self) -> None:
-        routes = {"/api/analyse": self.app.analyse, "/api/move": self.app.move}
+        routes = {
+            "/api/analyse": self.app.analyse,
+            "/api/move": self.app.move,
+            "/api/cancel": self.app.cancel,
+        }
         route = routes.get(urlsplit(self.path).path)
         if route is None:
             self._send_error(HTTPStatus.NOT_FOUND, f"no endpoint {self.path[:80]!r}")
             return
+        self._answer(lambda: route(self._read_json()))
+
+    def _answer(self, compute) -> None:
+        """Send what ``compute()`` returns as JSON, or the error it raises."""
         try:
-            status, payload = HTTPStatus.OK, route(self._read_json())
+            status, payload = HTTPStatus.OK, compute()
         except RequestError as err:
             status, payload = err.status, {"error": str(err)}
+        except JobError as err:  # a stopped search, or a job name already in use
+            status, payload = HTTPStatus.CONFLICT, {"error": str(err)}
         except AnalysisError as err:
-            status, payload = HTTPStatus.BAD_REQUEST, {"error": str(err)}
+            status, payload = HTTPStatus.BAD_REQUEST, {"error": self.app.public(str(err))}
         except Exception as err:  # a bug: say so, and keep serving the other requests
             traceback.print_exc()
             status, payload = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{err!r}"}

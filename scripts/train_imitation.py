@@ -20,7 +20,15 @@ import torch
 from envs import GAME_NAMES, get_game, get_profile
 from models.checkpoint import CheckpointError, load_checkpoint
 from models.net import PolicyValueNet, default_config, num_parameters
-from scripts.cli import arg, merge_resumed, parse, resolve_device, set_threads, writable_dir
+from scripts.cli import (
+    arg,
+    count_text,
+    merge_resumed,
+    parse,
+    resolve_device,
+    set_threads,
+    writable_dir,
+)
 from train.arena.strength import StrengthConfig, measure_strength
 from train.learn.expert_data import (
     ExpertDataset,
@@ -186,7 +194,7 @@ def _dataset(args: Args) -> ExpertDataset:
     summary = summarize(dataset)
     print(
         f"  {timings['seconds']:.0f}s, {timings['expert_moves_per_s']:,.0f} expert moves/s; "
-        + ", ".join(f"{k} {v:,.3g}" for k, v in summary.items())
+        + ", ".join(f"{k} {count_text(v)}" for k, v in summary.items())
     )
     return dataset
 

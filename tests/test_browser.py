@@ -1,7 +1,9 @@
 """End to end: the web board in a real headless Chromium, driven by Selenium.
 
 The server runs in this process on a free port of 127.0.0.1 with tiny untrained checkpoints;
-the test clicks moves, waits for the opponent's replies and reads what the page shows.
+the test clicks moves, waits for the opponent's replies and reads what the page shows: the
+winning line, a 400-px-wide layout, a long search's progress and its Stop button, and the
+error of a failed request.
 Skipped only where Debian's Chromium and ChromeDriver are not installed
 (``bash .ci/install-browser.sh`` installs them).
 """
@@ -10,17 +12,21 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from envs import CONNECT4
+from envs import CONNECT4, TICTACTOE
+from envs.core import State
+from envs.experts import tictactoe_action_values
 from models.checkpoint import save_checkpoint
 from models.net import NetConfig, PolicyValueNet
 from scripts.serve import App, make_server
-from train.engine.analyser import Analyser
+from scripts.web.search_jobs import SearchAnalyser
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -46,20 +52,32 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def tiny_network(game: str) -> PolicyValueNet:
+    model = PolicyValueNet(NetConfig(game, blocks=1, channels=8, value_hidden=16))
+    with torch.no_grad():  # a fresh net is nearly uniform; sharpen it so moves differ
+        model.policy_head[-1].weight.mul_(20)
+        model.value_head[-1].weight.mul_(20)
+    return model
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of a server with one tiny network per game."""
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The checkpoints the server lists: one tiny network per game."""
     folder = tmp_path_factory.mktemp("checkpoints")
     torch.manual_seed(0)
     for game in ("connect4", "tictactoe"):
-        model = PolicyValueNet(NetConfig(game, blocks=1, channels=8, value_hidden=16))
-        with torch.no_grad():  # a fresh net is nearly uniform; sharpen it so moves differ
-            model.policy_head[-1].weight.mul_(20)
-            model.value_head[-1].weight.mul_(20)
         save_checkpoint(
-            folder / game / "tiny.pt", model, stage="test", step=0, args={}, metrics={}, seed=0
+            folder / game / "tiny.pt",
+            tiny_network(game),
+            **dict(stage="test", step=0, args={}, metrics={}, seed=0),
         )
-    server = make_server(App(folder, Analyser(seed=0), seed=0), "127.0.0.1", 0)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def site(folder: Path) -> Iterator[str]:
+    """The URL of a server for the checkpoints of ``folder``."""
+    server = make_server(App(folder, SearchAnalyser(seed=0), seed=0), "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
@@ -132,6 +150,56 @@ def choose(driver, select_id: str, value: str) -> None:
     Select(driver.find_element("id", select_id)).select_by_value(value)
 
 
+def set_simulations(driver, sims: int) -> None:
+    """Type a new thinking budget and leave the field, as a user would (it re-analyses)."""
+    from selenium.webdriver.common.keys import Keys
+
+    field = driver.find_element("id", "sims")
+    # Select all and type over it: one change event (clear() would fire one of its own).
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(str(sims), Keys.TAB)
+
+
+def wait_until(driver, condition, timeout: float = WAIT_S):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.02).until(condition)
+
+
+def wait_error(driver) -> str:
+    """Wait until the status line shows a failed request's error; returns it."""
+
+    def failed(d) -> str | bool:
+        text, error = d.execute_script(
+            "const s = document.getElementById('status');"
+            "return [s.textContent, s.getAttribute('data-error')];"
+        )
+        return " ".join(text.split()) if error == "true" else False
+
+    return wait_until(driver, failed)
+
+
+def shown_winning_cells(driver) -> list[tuple[int, int, str]]:
+    """(row, col, "first" or "second") of every cell drawn as part of the winning line."""
+    cells = driver.find_elements("css selector", "#board .cell.win")
+    return sorted(
+        (
+            int(cell.get_attribute("data-row")),
+            int(cell.get_attribute("data-col")),
+            "first" if "first" in cell.get_attribute("class").split() else "second",
+        )
+        for cell in cells
+    )
+
+
+def assert_one_straight_line(cells: list[tuple[int, int, str]], length: int, winner: str) -> None:
+    """``cells`` are ``length`` stones of ``winner`` in a row, a column or a diagonal."""
+    assert len(cells) == length, cells
+    assert {who for _, _, who in cells} == {winner}, cells
+    steps = {(b[0] - a[0], b[1] - a[1]) for a, b in zip(cells, cells[1:], strict=False)}
+    assert len(steps) == 1 and steps.pop() in {(0, 1), (1, 0), (1, 1), (1, -1)}, cells
+
+
 def test_play_connect_four_against_a_network(site: str, driver, tmp_path: Path) -> None:
     driver.get(site)
     assert wait_idle(driver).startswith("Your move")
@@ -142,6 +210,13 @@ def test_play_connect_four_against_a_network(site: str, driver, tmp_path: Path) 
     assert sorted(before) == [str(c) for c in range(1, 8)]
     assert abs(sum(before.values()) - 100) <= 4  # rounded percentages
     assert 0 <= your_chances(driver) <= 100
+    # The network is named by its id, once ("By network network:..." before).
+    source = driver.find_element("id", "source").text
+    found = re.fullmatch(
+        r"Analysis by the network connect4/tiny\.pt with 50 simulations: it would play [1-7]\.",
+        source,
+    )
+    assert found, source
 
     click(driver, "4")
     wait_idle(driver)
@@ -171,6 +246,12 @@ def test_play_connect_four_against_a_network(site: str, driver, tmp_path: Path) 
     else:
         pytest.fail("the game did not end")
     assert re.fullmatch(r"You win \(red\)!|You lose: yellow wins\.|Draw\.", status), status
+    if status == "Draw.":
+        assert shown_winning_cells(driver) == []
+    else:  # the four (or more) that won, ringed, all of the winner's colour
+        cells = shown_winning_cells(driver)
+        winner = "first" if "red" in status else "second"
+        assert len(cells) >= 4 and {who for _, _, who in cells} == {winner}, cells
     # The page's final board agrees with the rules replayed from its move list.
     played = driver.find_element("id", "moves").text.removeprefix("Moves: ")
     final = CONNECT4.parse(played)
@@ -205,3 +286,139 @@ def test_tictactoe_against_the_expert_as_second_player(site: str, driver, tmp_pa
     assert status in ("Draw.", "You lose: X wins."), status
     assert "The game is over" in driver.find_element("id", "source").text
     driver.save_screenshot(str(tmp_path / "tictactoe.png"))
+
+
+def test_the_winning_line_is_highlighted(site: str, driver, tmp_path: Path) -> None:
+    driver.get(site)
+    wait_idle(driver)
+    choose(driver, "game", "tictactoe")
+    wait_idle(driver)
+    assert driver.find_element("id", "opponent").get_attribute("value") == "tictactoe/tiny.pt"
+    set_simulations(driver, 0)  # the untrained network alone: it errs, and perfect play wins
+    for _ in range(5):
+        status = wait_idle(driver)
+        if driver.find_element("id", "status").get_attribute("data-terminal") == "true":
+            break
+        assert shown_winning_cells(driver) == []  # nothing ringed while the game goes on
+        played = driver.find_element("id", "moves").text.removeprefix("Moves: ")
+        values = tictactoe_action_values(TICTACTOE.parse(played))
+        click(driver, str(int(np.argmax(values)) + 1))  # a best move (the lowest of equals)
+    else:
+        status = wait_idle(driver)
+    assert status == "You win (X)!", status
+    cells = shown_winning_cells(driver)
+    assert_one_straight_line(cells, 3, "first")
+    # The rules agree: those three cells alone make a line.
+    bits = np.bitwise_or.reduce([TICTACTOE.cell_bits[r * 3 + c] for r, c, _ in cells])
+    assert TICTACTOE.is_won(State(np.uint64(0), np.uint64(bits), np.int32(3)))
+    driver.save_screenshot(str(tmp_path / "tictactoe_won.png"))
+
+
+@pytest.mark.parametrize("game", ["connect4", "tictactoe"])
+def test_the_page_fits_a_400_px_wide_window(site: str, driver, tmp_path: Path, game) -> None:
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 400, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+    )
+    try:
+        driver.get(site)
+        wait_idle(driver)
+        if game == "tictactoe":
+            choose(driver, "game", "tictactoe")
+            wait_idle(driver)
+        click(driver, "1")  # a move and a reply: the board, its labels and the panel filled
+        wait_idle(driver)
+        assert driver.execute_script("return window.innerWidth") == 400
+        # No sideways scrolling: the page is no wider than the window less its scroll bar.
+        page = "document.documentElement"
+        visible = driver.execute_script(f"return {page}.clientWidth")
+        assert driver.execute_script(f"return {page}.scrollWidth") <= visible <= 400
+        # Nothing sticks out on the right, however deep in the page.
+        outside = driver.execute_script(
+            "return Array.from(document.querySelectorAll('body *'))"
+            f".filter(e => e.getBoundingClientRect().right > {visible} + 0.5)"
+            ".map(e => e.id || e.className || e.tagName);"
+        )
+        assert outside == []
+        # Still a board one can play: cells big enough to tap, the whole row visible.
+        size = driver.execute_script(
+            "return document.querySelector('#board .cell').getBoundingClientRect().width"
+        )
+        assert size >= 36, size
+        driver.save_screenshot(str(tmp_path / f"{game}_400px.png"))
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_a_long_search_shows_its_progress_and_can_be_stopped(
+    site: str, driver, tmp_path: Path
+) -> None:
+    driver.get(site)
+    wait_idle(driver)
+    set_simulations(driver, 20_000)  # about half a minute for the tiny network here
+
+    def progress(d) -> tuple[int, float] | bool:
+        text, hidden, value = d.execute_script(
+            "const p = document.getElementById('progress');"
+            "return [document.getElementById('status').textContent, p.hidden, p.value];"
+        )
+        found = re.search(r"Thinking… ([\d,]+) of 20,000 simulations \((\d+)%\)", text)
+        done = int(found[1].replace(",", "")) if found else 0
+        return (done, value) if done > 0 and not hidden else False
+
+    first, bar = wait_until(driver, progress)
+    assert bar == first  # the bar and the count say the same
+    later, _ = wait_until(driver, lambda d: (p := progress(d)) and p[0] > first and p)
+    assert first < later < 20_000
+    driver.save_screenshot(str(tmp_path / "thinking.png"))
+    stop = driver.find_element("id", "stop")
+    assert stop.is_displayed()
+    started = time.monotonic()
+    stop.click()
+    # The server stops the search too: the network-alone answer does not queue behind it.
+    assert wait_idle(driver).startswith("Your move")
+    assert time.monotonic() - started < 10
+    source = driver.find_element("id", "source").text
+    assert "alone (search stopped)" in source, source
+    assert not driver.find_element("id", "progress").is_displayed() and not stop.is_displayed()
+    assert len(column_probabilities(driver)) == 7  # the network's priors, to go on with
+
+
+def test_a_failed_request_shows_its_error(site: str, driver, folder: Path, tmp_path: Path) -> None:
+    driver.get(site)
+    wait_idle(driver)
+    # The connection goes: every analysis fails as fetch fails when the server is gone.
+    driver.execute_script(
+        "window.realFetch = window.fetch;"
+        "window.fetch = (url, options) => String(url).startsWith('/api/analyse')"
+        "  ? Promise.reject(new TypeError('Failed to fetch')) : window.realFetch(url, options);"
+    )
+    click(driver, "4")
+    assert wait_error(driver) == "Error: cannot reach the server (Failed to fetch)"
+    retry = driver.find_element("id", "retry")
+    assert retry.is_displayed()
+    # The unanswered move is taken back until then: the board and the move list agree.
+    assert stones(driver) == 0 and driver.find_element("id", "moves").text == ""
+    driver.save_screenshot(str(tmp_path / "failed.png"))
+    driver.execute_script("window.fetch = window.realFetch;")  # it comes back
+    retry.click()
+    assert wait_idle(driver).startswith("Your move")
+    assert stones(driver) == 2 and not retry.is_displayed()
+
+    # The server refuses: a network damaged after it was listed.
+    broken = folder / "connect4" / "broken.pt"
+    save_checkpoint(
+        broken, tiny_network("connect4"), **dict(stage="test", step=0, args={}, metrics={}, seed=0)
+    )
+    try:
+        driver.get(site)
+        wait_idle(driver)
+        choose(driver, "opponent", "connect4/broken.pt")
+        wait_idle(driver)
+        broken.write_bytes(b"damaged")
+        click(driver, "4")
+        status = wait_error(driver)
+        assert status.startswith("Error: the server answered: connect4/broken.pt: "), status
+        assert "corrupt" in status and str(folder) not in status  # no server path shown
+    finally:
+        broken.unlink()

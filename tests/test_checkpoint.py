@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 import pickle
 from pathlib import Path
 
@@ -186,6 +187,8 @@ def test_pickled_code_is_refused_without_running(tmp_path: Path, protocol: int |
     assert not marker.exists()
     if protocol != pickle.HIGHEST_PROTOCOL:  # newer protocols are refused before the object
         assert "holds pickled Python objects" in str(err.value)
+        assert "(code: io.open)" in str(err.value) and "refused for safety" in str(err.value)
+    assert "weights_only" not in str(err.value)  # never torch's advice to run it after all
 
     # The control: an unsafe load really would run the payload.
     if protocol is None:
@@ -193,6 +196,25 @@ def test_pickled_code_is_refused_without_running(tmp_path: Path, protocol: int |
     else:
         pickle.loads(path.read_bytes())
     assert marker.exists()
+
+
+class _Shell:
+    """Unpickling this object would run a shell command (torch blocks its module by name)."""
+
+    def __reduce__(self):
+        return (os.system, ("true",))
+
+
+@pytest.mark.parametrize("payload", [_Shell(), print, np.arange(3)], ids=["system", "fn", "np"])
+def test_any_pickled_code_is_named_and_refused_for_safety(tmp_path: Path, payload) -> None:
+    path = tmp_path / "code.pt"
+    torch.save({"format": FORMAT, "version": FORMAT_VERSION, "args": payload}, path)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: holds pickled Python objects that loading would run")
+    assert "refused for safety, nothing in it was run" in message
+    assert "weights_only" not in message and "\n" not in message
 
 
 def test_newer_format_is_refused(tmp_path: Path) -> None:
@@ -240,3 +262,81 @@ def test_weights_that_do_not_fit_the_config_are_refused(tmp_path: Path) -> None:
 
 def test_checkpoint_error_is_a_value_error() -> None:
     assert issubclass(CheckpointError, ValueError)
+
+
+# --- scripts/export_checkpoint.py -----------------------------------------------------------
+
+
+@pytest.fixture
+def run_checkpoint(tmp_path: Path) -> Path:
+    """A run's latest.pt with training state, as --resume needs it."""
+    path = tmp_path / "run" / "latest.pt"
+    save(path, trained_looking_net(), training_state={"optimizer": {"step": 3}})
+    return path
+
+
+def export(capsys, *argv: str) -> str:
+    """Run the export script; returns its error sentence (it must exit non-zero)."""
+    from scripts import export_checkpoint
+
+    with pytest.raises(SystemExit) as exit_info:
+        export_checkpoint.main(list(argv))
+    message = str(exit_info.value.code)
+    assert exit_info.value.code not in (0, None) and message.startswith("error: "), message
+    assert "\n" not in message and capsys.readouterr().out == ""  # nothing written
+    return message
+
+
+def test_export_refuses_to_write_over_its_source(run_checkpoint: Path, capsys) -> None:
+    before = run_checkpoint.read_bytes()
+    link = run_checkpoint.parent / "link.pt"
+    link.symlink_to(run_checkpoint)
+    hard = run_checkpoint.parent / "hard.pt"
+    os.link(run_checkpoint, hard)
+    spelled = run_checkpoint.parent / ".." / "run" / "latest.pt"
+    for target in (run_checkpoint, link, hard, spelled):
+        for force in ([], ["--force"]):  # --force does not make it right
+            message = export(capsys, str(run_checkpoint), str(target), *force)
+            assert "is the source itself" in message and "resume" in message
+    assert run_checkpoint.read_bytes() == before
+    assert load_checkpoint(run_checkpoint).training_state is not None
+
+
+def test_export_writes_over_another_file_only_with_force(
+    run_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    from scripts import export_checkpoint
+
+    target = tmp_path / "shipped.pt"
+    target.write_bytes(b"someone's file")
+    message = export(capsys, str(run_checkpoint), str(target))
+    assert "already exists" in message and "--force" in message
+    assert target.read_bytes() == b"someone's file"
+    export_checkpoint.main([str(run_checkpoint), str(target), "--force"])
+    assert f"wrote {target}" in capsys.readouterr().out
+    shipped = load_checkpoint(target)
+    assert shipped.training_state is None and shipped.step == 1234
+
+
+def test_export_refuses_a_folder_as_target(run_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    message = export(capsys, str(run_checkpoint), str(folder))
+    assert "is a folder" in message and str(folder / "latest.pt") in message
+    assert list(folder.iterdir()) == []
+    # Its own folder: the example given is not the source.
+    message = export(capsys, str(run_checkpoint), str(run_checkpoint.parent))
+    assert message.endswith(f"e.g. {run_checkpoint.parent / 'latest_export.pt'}")
+
+
+def test_export_says_why_it_cannot_write(run_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    target = blocker / "sub" / "copy.pt"
+    message = export(capsys, str(run_checkpoint), str(target))
+    assert message == f"error: cannot write {target}: {blocker} is a file, not a folder"
+
+
+def test_export_refuses_a_missing_source(tmp_path: Path, capsys) -> None:
+    message = export(capsys, str(tmp_path / "nothing.pt"), str(tmp_path / "copy.pt"))
+    assert "no such file" in message and not (tmp_path / "copy.pt").exists()

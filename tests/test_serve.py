@@ -1,4 +1,5 @@
-"""The web board's server: its JSON API, its refusals, and that it serves nothing but its page."""
+"""The web board's server: its JSON API, its refusals, and that it serves nothing but its page;
+the winning line, a long search's progress and cancel, and misuse of its command line."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import http.client
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,8 @@ from envs.experts import tictactoe_action_values
 from models.checkpoint import save_checkpoint
 from models.net import NetConfig, PolicyValueNet
 from scripts.serve import STATIC_DIR, App, Args, make_server
+from scripts.web.search_jobs import Job, SearchAnalyser
+from scripts.web.winning_line import winning_cells
 from train.engine.analyser import Analyser
 from train.engine.request import make_request
 
@@ -38,7 +42,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(folder: Path) -> Iterator[tuple[str, int]]:
-    server = make_server(App(folder, Analyser(seed=0), seed=0), "127.0.0.1", 0)
+    server = make_server(App(folder, SearchAnalyser(seed=0), seed=0), "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server.server_address[:2]
     server.shutdown()
@@ -190,8 +194,201 @@ def test_refuses_bodies_without_length_or_too_long(server) -> None:
 
 def test_listens_on_localhost_by_default(folder: Path) -> None:
     assert Args().host == "127.0.0.1"
-    server = make_server(App(folder, Analyser()), port=0)
+    server = make_server(App(folder, SearchAnalyser()), port=0)
     try:
         assert server.server_address[0] == "127.0.0.1"
     finally:
         server.server_close()
+
+
+# --- the winning line ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("game", "moves", "cells"),
+    [
+        (TICTACTOE, "14253", [(0, 0), (0, 1), (0, 2)]),  # the top row
+        (TICTACTOE, "12539", [(0, 0), (1, 1), (2, 2)]),  # the diagonal
+        (TICTACTOE, "31527", [(0, 2), (1, 1), (2, 0)]),  # the other diagonal
+        # X X X      X's last stone (1) made two lines at once: both are shown
+        # X O O
+        # X O O
+        (TICTACTOE, "253648791", [(0, 0), (0, 1), (0, 2), (1, 0), (2, 0)]),
+        (TICTACTOE, "123546879", []),  # a draw
+        (CONNECT4, "4455667", [(5, 3), (5, 4), (5, 5), (5, 6)]),  # the bottom row
+        (CONNECT4, "1212121", [(2, 0), (3, 0), (4, 0), (5, 0)]),  # a column
+        # . . . X . . .
+        # . . X O . . .
+        # . X X O . . .
+        # X O O O X . .
+        (CONNECT4, "12233434544", [(2, 3), (3, 2), (4, 1), (5, 0)]),
+        (CONNECT4, "76655454344", [(2, 3), (3, 4), (4, 5), (5, 6)]),  # its mirror image
+        (CONNECT4, "112244573", [(5, 0), (5, 1), (5, 2), (5, 3), (5, 4)]),  # five in a row
+        (CONNECT4, "4453", []),  # not over
+        (CONNECT4, "", []),
+    ],
+)
+def test_winning_cells_of_known_positions(game, moves: str, cells) -> None:
+    assert winning_cells(game, game.parse(moves)) == [list(cell) for cell in cells]
+
+
+def test_analyse_answers_with_the_winning_line(server) -> None:
+    status, answer = call(
+        server, "POST", "/api/analyse", {"game": "tictactoe", "position": "12539"}
+    )
+    assert status == 200 and answer["winning_cells"] == [[0, 0], [1, 1], [2, 2]]
+    board = np.array(answer["board"])
+    assert all(board[r, c] == 1 for r, c in answer["winning_cells"])  # the first player's
+    status, answer = call(server, "POST", "/api/analyse", {"game": "connect4", "simulations": 0})
+    assert status == 200 and answer["winning_cells"] == []
+
+
+# --- progress and cancel ------------------------------------------------------------------------
+
+
+def test_a_tracked_search_counts_its_simulations_and_searches_the_same() -> None:
+    request = make_request("connect4", "4453", 37)
+    job = Job(37)
+    tracked = SearchAnalyser(seed=3).analyse_job(request, job)
+    assert (job.calls, job.done) == (38, 37)  # the roots' evaluation, then one per simulation
+    plain = Analyser(seed=3).analyse(request)
+    assert tracked == plain  # the same rollouts, in the same order
+
+
+def start_search(server, job: str, sims: int = 20_000) -> tuple[threading.Thread, dict]:
+    """Send a long rollout analysis as ``job`` from a thread; returns it and its answer."""
+    answer: dict = {}
+
+    def send() -> None:
+        body = {"game": "connect4", "simulations": sims, "job": job}
+        answer["status"], answer["body"] = call(server, "POST", "/api/analyse", body)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread, answer
+
+
+def wait_searching(server, job: str) -> dict:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status, progress = call(server, "GET", f"/api/progress?job={job}")
+        assert status == 200
+        if progress["state"] == "searching" and progress["done"] > 0:
+            return progress
+        time.sleep(0.02)
+    raise AssertionError(f"job {job} never started searching")
+
+
+def test_progress_is_reported_and_a_cancel_stops_the_search(server) -> None:
+    thread, answer = start_search(server, "long-1")
+    first = wait_searching(server, "long-1")
+    assert first["total"] == 20_000 and 0 < first["done"] < 20_000
+    time.sleep(0.2)
+    later = call(server, "GET", "/api/progress?job=long-1")[1]
+    assert first["done"] < later["done"] < 20_000
+    # The same name can't be used twice at once.
+    body = {"game": "connect4", "simulations": 5, "job": "long-1"}
+    status, refused = call(server, "POST", "/api/analyse", body)
+    assert status == 409 and "already running" in refused["error"]
+
+    started = time.monotonic()
+    assert call(server, "POST", "/api/cancel", {"job": "long-1"}) == (
+        200,
+        {"job": "long-1", "cancelled": True},
+    )
+    thread.join(10)
+    assert time.monotonic() - started < 5
+    assert answer == {"status": 409, "body": {"error": "the search was stopped"}}
+    gone = call(server, "GET", "/api/progress?job=long-1")[1]
+    assert gone == {"job": "long-1", "state": "unknown", "done": 0, "total": 0}
+    # The analyser is free again: the next request is answered at once.
+    status, answer = call(server, "POST", "/api/analyse", {"game": "connect4", "simulations": 5})
+    assert status == 200 and sum(answer["visits"].values()) == 5
+
+
+def test_a_cancel_that_arrives_first_stops_the_search_before_it_starts(server) -> None:
+    assert call(server, "POST", "/api/cancel", {"job": "early"})[0] == 200
+    started = time.monotonic()
+    body = {"game": "connect4", "simulations": 20_000, "job": "early"}
+    status, answer = call(server, "POST", "/api/analyse", body)
+    assert status == 409 and answer["error"] == "the search was stopped"
+    assert time.monotonic() - started < 2
+    # Only once: the name is free for a new search.
+    body = {"game": "tictactoe", "simulations": 3, "job": "early"}
+    assert call(server, "POST", "/api/analyse", body)[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/progress", None),
+        ("GET", "/api/progress?job=../etc", None),
+        ("GET", "/api/progress?job=" + "x" * 65, None),
+        ("POST", "/api/cancel", {}),
+        ("POST", "/api/cancel", {"job": 7}),
+        ("POST", "/api/analyse", {"game": "connect4", "job": "a b"}),
+        ("POST", "/api/move", {"game": "connect4", "opponent": "run/connect4.pt", "job": ""}),
+    ],
+)
+def test_refuses_bad_job_names(server, method: str, path: str, body) -> None:
+    status, answer = call(server, method, path, body)
+    assert status == 400 and "'job' must be 1 to 64 letters" in answer["error"]
+
+
+def test_errors_name_checkpoints_by_their_id_not_their_path(server, folder: Path) -> None:
+    body = {"game": "tictactoe", "checkpoint": "run/connect4.pt", "simulations": 0}
+    status, answer = call(server, "POST", "/api/analyse", body)
+    assert status == 400 and answer["error"].startswith("run/connect4.pt: holds a connect4")
+    assert str(folder) not in answer["error"]
+
+
+# --- misuse on the command line ------------------------------------------------------------------
+
+
+def serve_error(argv: list[str]) -> str:
+    """The one sentence ``serve`` exits with for ``argv``."""
+    from scripts import serve
+
+    with pytest.raises(SystemExit) as exit_info:
+        serve.main(argv)
+    message = str(exit_info.value.code)
+    assert exit_info.value.code not in (0, None) and message.startswith("error: "), message
+    assert "\n" not in message
+    return message
+
+
+def test_a_busy_port_is_one_sentence(folder: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        message = serve_error(["--checkpoints", str(folder), "--port", str(port)])
+    assert message == (
+        f"error: port {port} is already in use on 127.0.0.1; choose another with --port "
+        "(0: any free)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--host", "999.1.1.1"], "cannot listen on --host 999.1.1.1: no such address"),
+        (["--host", "192.0.2.1"], "--host 192.0.2.1: not an address of this machine"),
+        (["--port", "70000"], "--port must be in 0..65535"),
+        (["--port", "-1"], "--port must be in 0..65535"),
+    ],
+)
+def test_bad_addresses_are_one_sentence(folder: Path, flags: list[str], expected: str) -> None:
+    assert expected in serve_error(["--checkpoints", str(folder), *flags])
+
+
+def test_a_missing_checkpoint_folder_is_one_sentence(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    assert serve_error(["--checkpoints", str(missing)]) == (
+        f"error: --checkpoints {missing} does not exist"
+    )
+    a_file = tmp_path / "file.pt"
+    a_file.write_bytes(b"")
+    assert serve_error(["--checkpoints", str(a_file)]) == (
+        f"error: --checkpoints {a_file} is not a folder"
+    )

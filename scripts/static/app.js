@@ -1,12 +1,17 @@
 // The browser board: all game logic stays on the server (scripts/serve.py); this file keeps
 // the list of moves, asks the server to analyse the position and for the opponent's moves,
-// and draws what comes back. Plain JavaScript, no build step.
+// and draws what comes back (the winning line included). A long search shows its progress
+// and can be stopped; a failed request says why in the status line. Plain JavaScript, no
+// build step.
 "use strict";
 
 const EXPERT = "expert";
 // Without a network the analysis is a random-rollout search, which needs some simulations
 // to say anything.
 const ROLLOUT_SIMULATIONS = 200;
+// A search still running after this long shows its progress (polled this often).
+const PROGRESS_AFTER_MS = 300;
+const PROGRESS_EVERY_MS = 250;
 
 const view = {
   game: document.getElementById("game"),
@@ -23,6 +28,10 @@ const view = {
   meter: document.getElementById("meter-fill"),
   value: document.getElementById("value"),
   error: document.getElementById("error"),
+  play: document.getElementById("play"),
+  progress: document.getElementById("progress"),
+  stop: document.getElementById("stop"),
+  retry: document.getElementById("retry"),
 };
 
 const state = {
@@ -31,6 +40,10 @@ const state = {
   analysis: null,   // the server's answer for the current position
   busy: false,
   generation: 0,    // bumped by every new game or undo, so stale answers are dropped
+  failure: null,    // the message of the request that failed, shown in the status line
+  retryMoves: null, // the moves to ask about again on "Try again", after a failure
+  search: null,     // the search in flight: {job, controller, stopped}
+  stopped: false,   // the last analysis is the network alone because a search was stopped
 };
 
 function currentGame() {
@@ -46,17 +59,97 @@ function simulations() {
   return Number.isFinite(sims) && sims >= 0 ? sims : 0;
 }
 
-async function api(path, body) {
-  const response = await fetch(path, {
-    method: body === undefined ? "GET" : "POST",
-    headers: body === undefined ? {} : { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const payload = await response.json();
-  if (!response.ok) {
-    throw new Error(payload.error || `${response.status} ${response.statusText}`);
+async function api(path, body, signal) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method: body === undefined ? "GET" : "POST",
+      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+    });
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new Error(`cannot reach the server (${err.message})`);
+  }
+  let payload = null;
+  try {
+    payload = await response.json();
+  } catch (err) {
+    // Not JSON: a proxy's error page, say. The status line tells more than the parse error.
+  }
+  if (!response.ok || payload === null) {
+    const why = payload && payload.error
+      ? payload.error
+      : `${response.status} ${response.statusText}`;
+    throw new Error(`the server answered: ${why}`);
   }
   return payload;
+}
+
+function newJobName() {
+  return `job-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+// A request that may search for long: named as a job, so that its progress can be shown
+// and the Stop button can end it. A stopped search is asked again with 0 simulations (the
+// network alone, at once), so there is always an answer to go on with.
+async function searched(path, body, label) {
+  const search = { job: newJobName(), controller: new AbortController(), stopped: false };
+  state.search = search;
+  const tick = () => {
+    if (state.search !== search || search.ended) return;
+    api(`/api/progress?job=${search.job}`).then((p) => {
+      if (state.search !== search || search.ended) return;
+      if (p.state === "searching" || p.state === "queued") showProgress(label, p);
+    }).catch(() => {}); // progress is a nicety: the request itself reports failures
+    search.timer = setTimeout(tick, PROGRESS_EVERY_MS);
+  };
+  search.timer = setTimeout(tick, PROGRESS_AFTER_MS);
+  try {
+    return await api(path, { ...body, job: search.job }, search.controller.signal);
+  } catch (err) {
+    if (!search.stopped) throw err;
+    return await api(path, { ...body, simulations: 0 });
+  } finally {
+    clearTimeout(search.timer);
+    if (state.search === search) {
+      state.search = null;
+      hideProgress();
+    }
+  }
+}
+
+// The Stop button: the network alone answers instead. A new game or an undo drops the
+// search and its answer altogether (answerAlone false).
+function stopSearch(answerAlone = true) {
+  const search = state.search;
+  if (!search || search.ended) return;
+  search.ended = true;
+  search.stopped = answerAlone;
+  view.stop.disabled = true;
+  // Tell the server to stop searching (it would go on otherwise), then drop the answer.
+  api("/api/cancel", { job: search.job }).catch(() => {});
+  search.controller.abort();
+}
+
+function showProgress(label, p) {
+  const total = Math.max(p.total, 1);
+  view.progress.hidden = false;
+  view.progress.max = total;
+  view.progress.value = p.done;
+  view.stop.hidden = false;
+  const share = Math.floor((100 * p.done) / total);
+  const count = (n) => n.toLocaleString("en");
+  view.status.textContent = p.state === "queued"
+    ? `${label} (waiting for another search to finish)`
+    : `${label} ${count(p.done)} of ${count(p.total)} simulations (${share}%)`;
+}
+
+function hideProgress() {
+  view.progress.hidden = true;
+  view.stop.hidden = true;
+  view.stop.disabled = false;
 }
 
 function fillOpponents() {
@@ -90,26 +183,38 @@ function analysisRequest() {
 async function advance() {
   const generation = state.generation;
   state.busy = true;
+  state.failure = null;
   view.error.textContent = "";
   try {
     for (;;) {
       render("Thinking…");
-      const analysis = await api("/api/analyse", analysisRequest());
+      const request = analysisRequest();
+      const analysis = await searched("/api/analyse", request, "Thinking…");
       if (generation !== state.generation) return;
       state.analysis = analysis;
+      state.stopped = request.simulations > 0 && analysis.simulations === 0;
       if (analysis.terminal || analysis.to_play === humanSide()) break;
       render("Opponent is thinking…");
-      const reply = await api("/api/move", {
+      const reply = await searched("/api/move", {
         game: view.game.value,
         position: state.moves.join(""),
         opponent: view.opponent.value,
         simulations: simulations(),
-      });
+      }, "Opponent is thinking…");
       if (generation !== state.generation) return;
       state.moves.push(reply.move);
     }
   } catch (err) {
-    if (generation === state.generation) view.error.textContent = err.message;
+    if (generation === state.generation) {
+      state.failure = err.message;
+      // Show the last position the server answered for, so that the board and the move
+      // list agree; "Try again" asks about the moves played since.
+      const shown = state.analysis ? state.analysis.position : "";
+      if (shown !== state.moves.join("")) {
+        state.retryMoves = state.moves;
+        state.moves = shown.split("");
+      }
+    }
   }
   if (generation === state.generation) {
     state.busy = false;
@@ -117,7 +222,16 @@ async function advance() {
   }
 }
 
+function retry() {
+  if (state.busy) return;
+  if (state.retryMoves) state.moves = state.retryMoves;
+  state.retryMoves = null;
+  advance();
+}
+
 function newGame() {
+  stopSearch(false);
+  state.retryMoves = null;
   state.generation += 1;
   state.moves = [];
   state.analysis = null;
@@ -130,6 +244,8 @@ function undo() {
   let last = -1;
   for (let i = mine; i < state.moves.length; i += 2) last = i;
   if (last < 0) return;
+  stopSearch(false);
+  state.retryMoves = null;
   state.generation += 1;
   state.moves = state.moves.slice(0, last);
   advance();
@@ -142,6 +258,7 @@ function play(move) {
     view.error.textContent = `${move} is not a legal move here`;
     return;
   }
+  state.retryMoves = null;
   state.moves.push(move);
   advance();
 }
@@ -165,10 +282,14 @@ function shownProbabilities(analysis) {
 
 function render(message) {
   const game = currentGame();
-  const analysis = state.analysis;
+  // A stale analysis (another game's, while the new one loads) draws nothing.
+  const analysis = state.analysis && state.analysis.game === game.name ? state.analysis : null;
   view.board.className = `board ${game.name}`;
-  view.board.style.gridTemplateColumns = `repeat(${game.cols}, var(--cell))`;
+  view.play.style.setProperty("--cols", game.cols);
   const probs = analysis && !analysis.terminal ? shownProbabilities(analysis) : {};
+  const winning = new Set(
+    ((analysis && analysis.winning_cells) || []).map(([row, col]) => `${row},${col}`),
+  );
   const cells = [];
   for (let row = 0; row < game.rows; row += 1) {
     for (let col = 0; col < game.cols; col += 1) {
@@ -182,6 +303,7 @@ function render(message) {
       cell.dataset.col = col;
       if (stone) {
         cell.classList.add(stone > 0 ? "first" : "second");
+        if (winning.has(`${row},${col}`)) cell.classList.add("win");
         cell.textContent = game.name === "tictactoe" ? game.stones[stone > 0 ? 0 : 1] : "";
       } else if (game.name === "tictactoe" && move in probs) {
         cell.innerHTML = `<span class="p">${percent(probs[move])}</span>`;
@@ -195,7 +317,6 @@ function render(message) {
 
   // Connect Four: one probability under each column.
   view.probs.replaceChildren();
-  view.probs.style.gridTemplateColumns = `repeat(${game.cols}, var(--cell))`;
   if (game.name === "connect4") {
     for (let col = 0; col < game.cols; col += 1) {
       const move = String(col + 1);
@@ -210,8 +331,13 @@ function render(message) {
 
   view.moves.textContent = state.moves.length ? `Moves: ${state.moves.join("")}` : "";
   view.undo.disabled = state.busy;
-  view.status.textContent = message || statusText(game, analysis);
-  view.status.dataset.terminal = analysis && analysis.terminal ? "true" : "false";
+  const failed = !message && state.failure;
+  view.status.textContent = failed
+    ? `Error: ${state.failure}`
+    : message || statusText(game, analysis);
+  view.status.dataset.terminal = analysis && analysis.terminal && !failed ? "true" : "false";
+  view.status.dataset.error = failed ? "true" : "false";
+  view.retry.hidden = !failed;
   renderPanel(analysis);
 }
 
@@ -240,10 +366,15 @@ function renderPanel(analysis) {
     view.meter.style.width = "50%";
     return;
   }
-  const network = analysis.evaluator.startsWith("network");
-  const by = network ? `network ${analysis.evaluator.split("/").pop()}` : "random-rollout search";
-  const searched = analysis.simulations ? `, ${analysis.simulations} simulations` : "";
-  view.source.textContent = `By ${by}${searched}; it would play ${analysis.move}.`;
+  const network = analysis.evaluator.startsWith("network:");
+  // "network:connect4/tiny.pt": the checkpoint's id, as the Opponent list shows it.
+  const by = network
+    ? `the network ${analysis.evaluator.slice("network:".length)}`
+    : "a random-rollout search";
+  const sims = analysis.simulations;
+  const how = sims ? ` with ${sims.toLocaleString("en")} simulations` : network ? " alone" : "";
+  const stopped = state.stopped ? " (search stopped)" : "";
+  view.source.textContent = `Analysis by ${by}${how}${stopped}: it would play ${analysis.move}.`;
   // The value is for the player to move; turn it into the human's expected score.
   const value = analysis.to_play === humanSide() ? analysis.value : -analysis.value;
   const score = (1 + value) / 2;
@@ -264,7 +395,8 @@ async function start() {
   try {
     state.options = await api("/api/options");
   } catch (err) {
-    view.status.textContent = `Cannot reach the server: ${err.message}`;
+    view.status.textContent = `Error: ${err.message}`;
+    view.status.dataset.error = "true";
     return;
   }
   for (const game of state.options.games) {
@@ -279,6 +411,8 @@ async function start() {
   view.sims.addEventListener("change", () => { if (!state.busy) advance(); });
   view.newGame.addEventListener("click", newGame);
   view.undo.addEventListener("click", undo);
+  view.stop.addEventListener("click", () => stopSearch());
+  view.retry.addEventListener("click", retry);
   newGame();
 }
 
