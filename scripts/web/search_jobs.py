@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from envs.core import Game, State
-from train.engine.analyser import Analyser, AnalysisError, Request
+from train.engine.analyser import Analyser
+from train.engine.request import AnalysisError, Request
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: Cancellations remembered for requests not yet arrived (a page may cancel, then send).
