@@ -38,8 +38,16 @@ from tqdm import tqdm
 from envs import Game, State
 from envs.players import sample_masked
 from models.net import PolicyValueNet, predict
-from train.learn.alphazero import LoopProgress, RunOutputs, end_iteration, loop_state
-from train.learn.imitation import PositionTensors
+from train.learn.batches import PositionBatch
+from train.learn.driver import (
+    IterationProgress,
+    RunOutputs,
+    end_round,
+    restore,
+    round_bar,
+    summary,
+    training_state,
+)
 from train.learn.optim import make_optimizer, train_step
 from train.learn.tb import RunLogger
 from train.search.evaluators import NetworkEvaluator
@@ -231,15 +239,15 @@ def train_one_pass(
     # The baseline comes from the network before any step of this pass, and is data (detached).
     _, values = predict(model, game.observation(states), game.legal_mask(states), device)
     advantage, target = reinforce_targets(values, actions, outcomes, game.num_actions)
-    data = PositionTensors.build(game, states, target, actions, outcomes, config.augment)
+    data = PositionBatch.build(game, states, target, outcomes, config.augment)
     size = data.size
-    sym = torch.from_numpy(rng.integers(0, data.obs.shape[0], size))
+    sym = data.random_symmetries(size, rng)
     # Near-equal batches rather than a short last one: no tiny batch for BatchNorm.
     batches = np.array_split(rng.permutation(size), max(1, round(size / config.batch_size)))
     totals = np.zeros(3)
     for rows in batches:
         index = torch.from_numpy(rows)
-        obs, legal, target_policy, _, target_value = data.batch(index, sym[index], device)
+        obs, legal, target_policy, target_value = data.batch(index, sym[index], device)
         parts = train_step(
             model,
             optimizer,
@@ -281,32 +289,24 @@ def run_reinforce(
 ) -> dict[str, float]:
     """Run the policy-gradient loop for ``config.iterations`` iterations; returns the last
     metrics. Same contract as :func:`train.learn.alphazero.run_selfplay` (checkpoints,
-    resume, tags).
+    resume, tags: both end their iterations with :func:`train.learn.driver.end_round`).
 
     The pool is stored as a list of CPU state dicts: ``pool[0]`` is the network the run
     started from, followed by at most ``pool_size`` later snapshots.
     """
     rng = np.random.default_rng(seed)
     optimizer, scheduler = make_optimizer(model, config.lr, config.weight_decay)
-    progress = LoopProgress(positions_seen=start_positions)
+    progress = IterationProgress(positions_seen=start_positions)
     pool = [_snapshot(model)]
     if resume is not None:
-        optimizer.load_state_dict(resume["optimizer"])
-        scheduler.load_state_dict(resume["scheduler"])
-        rng.bit_generator.state = resume["numpy_rng"]
-        progress = LoopProgress(**resume["progress"])
+        progress = restore(resume, optimizer, scheduler, rng, IterationProgress)
         pool = list(resume["pool"])
     learner = NetworkEvaluator(model, game, device=device)
     outputs = RunOutputs(
         logger, checkpoint_dir, seed, args, evaluate, eval_every, config.iterations, snapshot_every
     )
     metrics: dict[str, float] = {}
-    bar = tqdm(
-        range(progress.iteration, config.iterations),
-        desc="reinforce",
-        initial=progress.iteration,
-        total=config.iterations,
-    )
+    bar = round_bar(progress, outputs, desc="reinforce")
     for iteration in bar:
         model.eval()
         opponent = PolicyValueNet(model.config)
@@ -335,14 +335,16 @@ def run_reinforce(
             pool.append(_snapshot(model))
             del pool[1 : max(1, len(pool) - config.pool_size)]
         metrics["reinforce/pool_size"] = float(len(pool))
-        state = loop_state(optimizer, scheduler, rng, pool=pool)
-        end_iteration(model, metrics, progress, outputs, state)
+        state = training_state(optimizer, scheduler, rng, pool=pool)
+        evaluated = end_round(model, metrics, progress, outputs, state)
         bar.set_postfix(
             win=f"{metrics['reinforce/win_rate_vs_pool']:.2f}",
             length=f"{metrics['selfplay/game_length']:.1f}",
         )
-        if any(tag.startswith("eval/") for tag in metrics):
-            tqdm.write(_summary(progress, metrics))
+        if evaluated:
+            tqdm.write(
+                summary(progress, metrics, {"vs pool": metrics["reinforce/win_rate_vs_pool"]})
+            )
     return metrics
 
 
@@ -369,13 +371,3 @@ def _entropy(p: np.ndarray) -> np.ndarray:
     """float64[K]: the entropy in nats of each row of a distribution ``p`` [K, A]."""
     p = np.asarray(p, dtype=np.float64)
     return -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1)
-
-
-def _summary(progress: LoopProgress, metrics: dict[str, float]) -> str:
-    parts = [f"iteration {progress.iteration}", f"positions {progress.positions_seen:,}"]
-    parts.append(f"vs pool {metrics['reinforce/win_rate_vs_pool']:.3f}")
-    for tag in sorted(metrics):
-        if tag.startswith("eval/") and tag.endswith(("/score", "optimal_move_rate")):
-            parts.append(f"{tag.removeprefix('eval/')} {metrics[tag]:.3f}")
-    parts.append(f"{progress.elapsed:.0f}s")
-    return " | ".join(parts)
