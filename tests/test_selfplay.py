@@ -8,9 +8,10 @@ import torch
 
 from envs import CONNECT4, GAMES, TICTACTOE, Game, State
 from models.net import NetConfig, PolicyValueNet
-from train.learn.alphazero import SelfPlayConfig, value_targets
+from train.learn.alphazero import SelfPlayConfig
 from train.learn.driver import torch_threads
 from train.learn.optim import anneal, make_optimizer
+from train.learn.updates import value_targets
 from train.search.evaluators import NetworkEvaluator, UniformEvaluator
 from train.search.search import MCTSConfig, search
 from train.selfplay.backend import InProcessBackend, make_backend

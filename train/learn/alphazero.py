@@ -4,8 +4,8 @@ One iteration, in three places: the current network, inside the batched search, 
 batch of games against itself (:mod:`train.selfplay.games`, played where the run's
 :class:`train.selfplay.backend.SelfPlayBackend` plays them); their positions go into a
 bounded replay buffer labelled with the search's policy and the final outcome; the network
-then takes SGD steps on samples from the buffer with stage 1's loss (:func:`train_on_buffer`
-here, one step being :func:`train.learn.optim.train_step`). The end of the iteration
+then takes SGD steps on samples from the buffer with stage 1's loss
+(:func:`train.learn.updates.train_on_buffer`). The end of the iteration
 (evaluation every ``eval_every`` iterations, logging, a checkpoint that resumes the run
 exactly, replay buffer included) is the stage driver's (:mod:`train.learn.driver`).
 """
@@ -25,7 +25,6 @@ from tqdm import tqdm
 
 from envs import Game
 from models.net import PolicyValueNet
-from train.learn.batches import PositionBatch
 from train.learn.driver import (
     IterationProgress,
     RunOutputs,
@@ -36,8 +35,9 @@ from train.learn.driver import (
     torch_threads,
     training_state,
 )
-from train.learn.optim import anneal, make_optimizer, train_step
+from train.learn.optim import anneal, make_optimizer
 from train.learn.tb import RunLogger
+from train.learn.updates import train_on_buffer, value_targets
 from train.search.search import MCTSConfig
 from train.search.targets import PolicyTarget
 from train.selfplay.backend import SelfPlayBackend, make_backend
@@ -118,61 +118,6 @@ def selfplay_metrics(stats: SelfPlayStats) -> dict[str, float]:
         "charts/sims_per_s": stats.simulations / max(stats.wall_time_s, 1e-9),
         "charts/selfplay_positions_per_s": stats.positions_per_s,
     }
-
-
-def value_targets(records: SelfPlayRecords, config: SelfPlayConfig) -> np.ndarray:
-    """float32[P]: what the value head learns for each position: the game's outcome ``z``,
-    mixed with weight ``config.value_target_q`` with the search's root value ``q``.
-
-    ``z`` is unbiased but noisy: one sampled move late in a game flips it for every earlier
-    position. ``q`` is the search's value of the position itself, smoother but only as right
-    as the network behind the search; the mix trades the one's noise for the other's bias.
-    """
-    w = config.value_target_q
-    return ((1.0 - w) * records.outcomes + w * records.root_values).astype(np.float32)
-
-
-def train_on_buffer(
-    game: Game,
-    model: PolicyValueNet,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    buffer: ReplayBuffer,
-    steps: int,
-    config: SelfPlayConfig,
-    rng: np.random.Generator,
-    device: torch.device,
-) -> dict[str, float]:
-    """``steps`` SGD steps on uniform samples of the buffer, each seen through a random symmetry.
-
-    Returns the mean losses under stage 1's tags.
-    """
-    totals = np.zeros(3)
-    merged = buffer.merged() if config.merge_duplicates else None
-    for _ in range(steps):
-        if merged is None:
-            state, policy, value = buffer.sample(config.batch_size, rng)
-        else:
-            pick = rng.integers(0, len(merged[2]), config.batch_size)
-            state, policy, value = merged[0][pick], merged[1][pick], merged[2][pick]
-        data = PositionBatch.build(game, state, policy, value, config.augment)
-        sym = data.random_symmetries(config.batch_size, rng)
-        index = torch.arange(config.batch_size)
-        obs, legal, target, target_value = data.batch(index, sym, device)
-        parts = train_step(
-            model,
-            optimizer,
-            scheduler,
-            obs,
-            legal,
-            target,
-            target_value,
-            config.value_weight,
-            config.grad_clip,
-        )
-        totals += [float(parts.total), float(parts.policy), float(parts.value)]
-    mean = totals / max(1, steps)
-    return {"losses/total": mean[0], "losses/policy": mean[1], "losses/value": mean[2]}
 
 
 def run_selfplay(

@@ -19,8 +19,10 @@ The loss is the one every stage trains with (:mod:`train.learn.losses`): with th
 negative); the curves to watch are ``reinforce/win_rate_vs_pool`` and the ``eval/*`` tags.
 
 One iteration: ``games_per_iteration`` games against one opponent from the pool (the learner
-moving first in half of them), one pass of SGD over the learner's positions, optional
-evaluation, and a checkpoint that resumes the run exactly, opponent pool included.
+moving first in half of them), one pass of SGD over the learner's positions
+(:func:`train.learn.updates.train_one_pass`), then the stage driver's end of an iteration
+(:mod:`train.learn.driver`): optional evaluation, and a checkpoint that resumes the run
+exactly, opponent pool included.
 """
 
 from __future__ import annotations
@@ -37,8 +39,7 @@ from tqdm import tqdm
 
 from envs import Game, State
 from envs.players import sample_masked
-from models.net import PolicyValueNet, predict
-from train.learn.batches import PositionBatch
+from models.net import PolicyValueNet
 from train.learn.driver import (
     IterationProgress,
     RunOutputs,
@@ -48,8 +49,9 @@ from train.learn.driver import (
     summary,
     training_state,
 )
-from train.learn.optim import make_optimizer, train_step
+from train.learn.optim import make_optimizer
 from train.learn.tb import RunLogger
+from train.learn.updates import train_one_pass
 from train.search.evaluators import NetworkEvaluator
 from train.search.search import Evaluator
 
@@ -200,75 +202,6 @@ def play_against_pool(
     )
     outcomes = stats.learner_result[game_index]
     return State.concat(visited), np.concatenate(chosen), outcomes, stats
-
-
-def reinforce_targets(
-    values: np.ndarray, actions: np.ndarray, outcomes: np.ndarray, num_actions: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The REINFORCE-with-baseline targets for :func:`train.learn.losses.policy_value_loss`.
-
-    Args:
-        values: float32[P] the learner's value of each position before the update (baseline).
-        actions: int64[P] the move played; outcomes: float32[P] the result for the mover.
-
-    Returns:
-        advantage: float32[P] ``outcome - value``.
-        target_policy: float32[P, A] ``advantage * onehot(action)``, which turns the loss's
-            cross-entropy ``-(target * log_softmax).sum(-1).mean()`` into
-            ``-(advantage * log pi(action)).mean()``.
-    """
-    advantage = (outcomes - values).astype(np.float32)
-    onehot = np.eye(num_actions, dtype=np.float32)[actions]
-    return advantage, advantage[:, None] * onehot
-
-
-def train_one_pass(
-    game: Game,
-    model: PolicyValueNet,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    states: State,
-    actions: np.ndarray,
-    outcomes: np.ndarray,
-    config: ReinforceConfig,
-    rng: np.random.Generator,
-    device: torch.device,
-) -> dict[str, float]:
-    """One pass of SGD over the positions ``[P]`` in shuffled minibatches, each position seen
-    through a random symmetry. Returns the mean losses and mean absolute advantage."""
-    # The baseline comes from the network before any step of this pass, and is data (detached).
-    _, values = predict(model, game.observation(states), game.legal_mask(states), device)
-    advantage, target = reinforce_targets(values, actions, outcomes, game.num_actions)
-    data = PositionBatch.build(game, states, target, outcomes, config.augment)
-    size = data.size
-    sym = data.random_symmetries(size, rng)
-    # Near-equal batches rather than a short last one: no tiny batch for BatchNorm.
-    batches = np.array_split(rng.permutation(size), max(1, round(size / config.batch_size)))
-    totals = np.zeros(3)
-    for rows in batches:
-        index = torch.from_numpy(rows)
-        obs, legal, target_policy, target_value = data.batch(index, sym[index], device)
-        parts = train_step(
-            model,
-            optimizer,
-            scheduler,
-            obs,
-            legal,
-            target_policy,
-            target_value,
-            config.value_weight,
-            config.grad_clip,
-        )
-        totals += len(rows) * np.array(
-            [float(parts.total), float(parts.policy), float(parts.value)]
-        )
-    mean = totals / max(1, size)
-    return {
-        "losses/total": float(mean[0]),
-        "losses/policy": float(mean[1]),
-        "losses/value": float(mean[2]),
-        "reinforce/advantage_abs": float(np.abs(advantage).mean()),
-    }
 
 
 def run_reinforce(
