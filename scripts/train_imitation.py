@@ -21,7 +21,7 @@ from models.checkpoint import CheckpointError
 from models.net import PolicyValueNet, default_config, num_parameters
 from scripts.cli import arg, merge_resumed, parse, resolve_device, set_threads, writable_dir
 from train.arena.strength import StrengthConfig, measure_strength
-from train.learn.driver import resume_run
+from train.learn.driver import Resumed, resume_run
 from train.learn.expert_data import (
     ExpertDataset,
     GenerationConfig,
@@ -195,7 +195,7 @@ def _dataset(args: Args) -> ExpertDataset:
     return dataset
 
 
-def _resume(run_dir: str):
+def _resume(run_dir: str) -> Resumed:
     try:
         return resume_run(run_dir, "imitation")
     except CheckpointError as err:

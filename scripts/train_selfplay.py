@@ -22,7 +22,7 @@ from models.net import PolicyValueNet, default_config
 from scripts.cli import arg, merge_resumed, parse, resolve_device, set_threads, writable_dir
 from train.arena.strength import StrengthConfig, measure_strength
 from train.learn.alphazero import GAME_DEFAULTS, SelfPlayConfig, run_selfplay
-from train.learn.driver import resume_run
+from train.learn.driver import Resumed, resume_run
 from train.learn.tb import RunLogger, run_name
 from train.search.targets import PolicyTarget
 
@@ -216,7 +216,7 @@ def _load(path: Path, game: str | None):
         raise SystemExit(f"error: {err}") from None
 
 
-def _resume(run_dir: str):
+def _resume(run_dir: str) -> Resumed:
     try:
         return resume_run(run_dir, "selfplay")
     except CheckpointError as err:
