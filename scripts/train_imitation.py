@@ -11,14 +11,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 
 from envs import GAME_NAMES, get_game, get_profile
-from models.checkpoint import CheckpointError, load_checkpoint
+from models.checkpoint import CheckpointError
 from models.net import PolicyValueNet, default_config, num_parameters
 from scripts.cli import (
     arg,
@@ -30,6 +29,7 @@ from scripts.cli import (
     writable_dir,
 )
 from train.arena.strength import StrengthConfig, measure_strength
+from train.learn.driver import Resumed, resume_run
 from train.learn.expert_data import (
     ExpertDataset,
     GenerationConfig,
@@ -38,7 +38,12 @@ from train.learn.expert_data import (
     split_by_game,
     summarize,
 )
-from train.learn.imitation import ImitationConfig, PositionTensors, train_imitation
+from train.learn.imitation import (
+    ImitationConfig,
+    ValidationSet,
+    expert_positions,
+    train_imitation,
+)
 from train.learn.tb import RunLogger, run_name
 from train.search.puct import SEARCH_FLAGS, MCTSConfig, config_from_flags
 
@@ -85,13 +90,12 @@ class Args:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(Args, argv)
-    resume_state, model = None, None
+    resumed, model = None, None
     if args.resume:
-        checkpoint = _load(Path(args.resume) / "latest.pt")
-        args = merge_resumed(args, checkpoint.args)
-        model, resume_state = checkpoint.model, checkpoint.training_state
-        run_path = Path(args.resume)
-        print(f"resuming {run_path} after epoch {resume_state['progress']['epoch']}")
+        resumed = _resume(args.resume)
+        args = merge_resumed(args, resumed.checkpoint.args)
+        model, run_path = resumed.checkpoint.model, resumed.run_dir
+        print(resumed.describe())
     else:
         args = _fill_defaults(args)
         run_path = writable_dir(args.run_dir) / run_name(args.game, args.exp_name, args.seed)
@@ -111,8 +115,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{game.name}: {len(dataset):,} expert positions from {dataset.num_games:,} games "
         f"({len(train_set):,} train / {len(val_set):,} validation, split by game)"
     )
-    train_data = _tensors(game, train_set, args.augment)
-    val_data = _tensors(game, val_set, augment=False)
+    train_data = expert_positions(game, train_set, args.augment)
+    val_data = ValidationSet.from_dataset(game, val_set)
 
     if model is None:
         config = default_config(game.name)
@@ -130,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     def evaluate(net: PolicyValueNet) -> dict[str, float]:
         return measure_strength(game, net, strength, eval_rng, device)
 
-    elapsed = resume_state["progress"]["elapsed"] if resume_state else 0.0
+    elapsed = resumed.progress.elapsed if resumed else 0.0
     logger = RunLogger(run_path, elapsed_offset=elapsed)
     logger.hyperparameters(args)
     (run_path / "args.json").write_text(json.dumps(dataclasses.asdict(args), indent=2))
@@ -154,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         args=dataclasses.asdict(args),
         evaluate=evaluate,
         eval_every=args.eval_every,
-        resume=resume_state,
+        resume=resumed.training_state if resumed else None,
     )
     logger.close()
     print(f"done: {run_path / 'best.pt'} (best validation loss), {run_path / 'latest.pt'}")
@@ -199,20 +203,9 @@ def _dataset(args: Args) -> ExpertDataset:
     return dataset
 
 
-def _tensors(game, dataset: ExpertDataset, augment: bool) -> PositionTensors:
-    return PositionTensors.build(
-        game,
-        dataset.state,
-        dataset.policy,
-        dataset.move,
-        dataset.outcome.astype(np.float32),
-        augment,
-    )
-
-
-def _load(path: Path):
+def _resume(run_dir: str) -> Resumed:
     try:
-        return load_checkpoint(path)
+        return resume_run(run_dir, "imitation")
     except CheckpointError as err:
         raise SystemExit(f"error: {err}") from None
 

@@ -22,6 +22,7 @@ from models.net import PolicyValueNet, default_config
 from scripts.cli import arg, merge_resumed, parse, resolve_device, set_threads, writable_dir
 from train.arena.strength import StrengthConfig, measure_strength
 from train.learn.alphazero import SelfPlayConfig, run_selfplay
+from train.learn.driver import Resumed, resume_run
 from train.learn.tb import RunLogger, run_name
 from train.search.puct import SEARCH_FLAGS, MCTSConfig, config_from_flags
 from train.search.targets import PolicyTarget
@@ -107,15 +108,14 @@ class Args:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(Args, argv)
-    resume_state = None
+    resumed = None
     if args.resume:
-        checkpoint = _load(Path(args.resume) / "latest.pt", None)
-        args = merge_resumed(args, checkpoint.args)
-        run_path, resume_state = Path(args.resume), checkpoint.training_state
-        model, start_positions = checkpoint.model, 0
-        elapsed = float(resume_state["progress"]["elapsed"])
-        game = get_game(checkpoint.game)
-        print(f"resuming {run_path} at iteration {resume_state['progress']['iteration']}")
+        resumed = _resume(args.resume)
+        args = merge_resumed(args, resumed.checkpoint.args)
+        run_path, model, start_positions = resumed.run_dir, resumed.checkpoint.model, 0
+        elapsed = float(resumed.progress.elapsed)
+        game = get_game(resumed.checkpoint.game)
+        print(resumed.describe())
     else:
         if args.init is None:
             raise SystemExit(
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
         evaluate=evaluate,
         eval_every=args.eval_every,
         snapshot_every=args.snapshot_every,
-        resume=resume_state,
+        resume=resumed.training_state if resumed else None,
     )
     logger.close()
     print(f"done: {run_path / 'latest.pt'}")
@@ -229,6 +229,13 @@ def _initial_model(args: Args) -> tuple[PolicyValueNet, object, int, float]:
 def _load(path: Path, game: str | None):
     try:
         return load_checkpoint(path, game=game)
+    except CheckpointError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+def _resume(run_dir: str) -> Resumed:
+    try:
+        return resume_run(run_dir, "selfplay")
     except CheckpointError as err:
         raise SystemExit(f"error: {err}") from None
 

@@ -8,12 +8,15 @@ import torch
 
 from envs import CONNECT4, GAMES, TICTACTOE, Game, State
 from models.net import NetConfig, PolicyValueNet
-from train.learn.alphazero import SelfPlayConfig, torch_threads, value_targets
+from train.learn.alphazero import SelfPlayConfig
+from train.learn.driver import torch_threads
 from train.learn.optim import anneal, make_optimizer
+from train.learn.updates import value_targets
 from train.search.evaluators import NetworkEvaluator, UniformEvaluator
 from train.search.search import MCTSConfig, search
+from train.selfplay.backend import InProcessBackend, make_backend
 from train.selfplay.games import merge_records, play_selfplay_games, random_starts
-from train.selfplay.process_pool import SelfPlayWorkers
+from train.selfplay.process_pool import ProcessPoolBackend
 from train.selfplay.replay_buffer import ReplayBuffer
 
 
@@ -98,7 +101,7 @@ def test_workers_play_the_games_one_process_would_play_with_their_seeds() -> Non
     model = PolicyValueNet(NetConfig("connect4", blocks=1, channels=8, value_hidden=8)).eval()
     config = MCTSConfig(simulations=6)
     starts = random_starts(game, 5, 4, np.random.default_rng(3))
-    with SelfPlayWorkers(2) as workers:
+    with ProcessPoolBackend(2) as workers:
         pooled = workers.play(
             model,
             config,
@@ -133,7 +136,7 @@ def test_workers_play_the_games_one_process_would_play_with_their_seeds() -> Non
 
 def test_a_pool_needs_two_workers() -> None:
     with pytest.raises(ValueError, match="at least 2"):
-        SelfPlayWorkers(1)
+        ProcessPoolBackend(1)
 
 
 def test_anneal_follows_the_cosine_from_the_rate_to_a_tenth() -> None:
@@ -165,27 +168,34 @@ def _positions(game: Game, n: int, seed: int) -> tuple[State, np.ndarray, np.nda
 
 def test_replay_buffer_keeps_the_newest_positions() -> None:
     states, policies, values = _positions(TICTACTOE, 25, 0)
-    buffer = ReplayBuffer(10, TICTACTOE.num_actions)
+    buffer = ReplayBuffer(10, TICTACTOE)
     buffer.add(states[:4], policies[:4], values[:4])
     buffer.add(states[4:], policies[4:], values[4:])  # 21 more: only the last 10 stay
     assert len(buffer) == 10
-    kept = set(zip(buffer.own.tolist(), buffer.opp.tolist(), buffer.value.tolist(), strict=True))
+    kept = set(
+        zip(
+            buffer.states.own.tolist(),
+            buffer.states.opp.tolist(),
+            buffer.value.tolist(),
+            strict=True,
+        )
+    )
     assert kept == set(
         zip(states.own[15:].tolist(), states.opp[15:].tolist(), values[15:].tolist(), strict=True)
     )
     state, policy, value = buffer.sample(64, np.random.default_rng(1))
     assert state.shape == (64,) and policy.shape == (64, 9) and value.shape == (64,)
 
-    restored = ReplayBuffer(10, TICTACTOE.num_actions)
+    restored = ReplayBuffer(10, TICTACTOE)
     restored.load_state_dict(buffer.state_dict())
-    np.testing.assert_array_equal(restored.own, buffer.own)
+    np.testing.assert_array_equal(restored.states.own, buffer.states.own)
     np.testing.assert_array_equal(restored.policy, buffer.policy)
     assert restored.cursor == buffer.cursor and len(restored) == 10
 
 
 def test_merged_buffer_averages_each_distinct_position_once() -> None:
     states, policies, values = _positions(TICTACTOE, 300, 2)
-    buffer = ReplayBuffer(1000, TICTACTOE.num_actions)
+    buffer = ReplayBuffer(1000, TICTACTOE)
     buffer.add(states, policies, values)
     merged_states, merged_policy, merged_value = buffer.merged()
     # The oracle: group the rows by position with a dict.
@@ -213,3 +223,39 @@ def test_torch_threads_sets_the_count_for_the_block_and_restores_it() -> None:
     assert torch.get_num_threads() == before
     with torch_threads(None):
         assert torch.get_num_threads() == before
+
+
+# --- the backends -----------------------------------------------------------------------
+
+
+def test_in_process_backend_plays_the_games_play_selfplay_games_plays() -> None:
+    game = TICTACTOE
+    torch.manual_seed(0)
+    model = PolicyValueNet(NetConfig("tictactoe", blocks=1, channels=8, value_hidden=8)).eval()
+    config = MCTSConfig(simulations=6)
+    starts = random_starts(game, 5, 3, np.random.default_rng(3))
+    backend = make_backend(game, workers=1, device="cpu")
+    assert isinstance(backend, InProcessBackend) and backend.training_threads is None
+    options = {"temperature_moves": 2, "start_states": starts, "policy_target": "completed-q"}
+    played = [backend.play(model, config, 5, np.random.default_rng(s), **options) for s in (8, 9)]
+    backend.close()
+    evaluate = NetworkEvaluator(model, game)
+    for seed, records in zip((8, 9), played, strict=True):
+        alone = play_selfplay_games(
+            game, evaluate, config, 5, np.random.default_rng(seed), **options
+        )
+        assert records.moves == alone.moves
+        np.testing.assert_array_equal(records.states.own, alone.states.own)
+        np.testing.assert_array_equal(records.policies, alone.policies)
+    # The start positions given are not advanced in place.
+    np.testing.assert_array_equal(
+        starts.ply, random_starts(game, 5, 3, np.random.default_rng(3)).ply
+    )
+
+
+def test_make_backend_shares_games_over_processes_when_asked() -> None:
+    backend = make_backend(TICTACTOE, workers=2, device="cpu")
+    try:
+        assert isinstance(backend, ProcessPoolBackend) and backend.training_threads == 2
+    finally:
+        backend.close()

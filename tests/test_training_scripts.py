@@ -74,6 +74,38 @@ def test_imitation_resume_continues_from_the_last_epoch(stage1: Path, tmp_path: 
     assert load_checkpoint(copy / "latest.pt").metrics["epoch"] == 3
 
 
+def _copy_run(run: Path, target: Path) -> Path:
+    target.mkdir()
+    for item in run.iterdir():
+        if item.is_file():
+            (target / item.name).write_bytes(item.read_bytes())
+    return target
+
+
+def test_resume_refuses_a_run_of_the_other_stage_or_without_training_state(
+    stage1: Path, tmp_path: Path
+) -> None:
+    # A stage-1 run is not a stage-2 run to continue: one sentence, pointing at --init.
+    wrong_stage = run_script("train_selfplay", "--resume", str(stage1), cwd=tmp_path, check=False)
+    assert wrong_stage.returncode != 0 and "Traceback" not in wrong_stage.stderr
+    assert wrong_stage.stderr.startswith("error: ") and "stage-1 (imitation)" in wrong_stage.stderr
+    assert f"--init {stage1 / 'best.pt'}" in wrong_stage.stderr
+    # An exported network (no training state) as a run's latest.pt: nothing to resume.
+    exported = _copy_run(stage1, tmp_path / "exported")
+    run_script(
+        "export_checkpoint", str(stage1 / "latest.pt"), str(exported / "latest.pt"), cwd=tmp_path
+    )
+    no_state = run_script("train_imitation", "--resume", str(exported), cwd=tmp_path, check=False)
+    assert no_state.returncode != 0 and "Traceback" not in no_state.stderr
+    assert no_state.stderr.startswith("error: ") and "no training state" in no_state.stderr
+    # A missing run folder.
+    missing = run_script(
+        "train_imitation", "--resume", str(tmp_path / "nowhere"), cwd=tmp_path, check=False
+    )
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
+    assert missing.stderr.startswith("error: ") and "no such file" in missing.stderr
+
+
 def test_selfplay_smoke_from_stage1(stage1: Path, tmp_path: Path) -> None:
     stage1_ckpt = load_checkpoint(stage1 / "best.pt")
     tiny = ["--iterations", "2", "--games-per-iteration", "4", "--simulations", "4"]
@@ -190,6 +222,21 @@ def test_selfplay_survives_kill_9_and_resumes(tmp_path: Path) -> None:
     assert resumed.metrics["iteration"] == done_before + 2
     state = resumed.training_state
     assert state is not None and len(state["buffer"]["value"]) > 0
+
+
+def test_imitation_refuses_to_resume_a_stage2_run(tmp_path: Path) -> None:
+    tiny = ["--iterations", "1", "--games-per-iteration", "2", "--simulations", "2"]
+    run_script(
+        "train_selfplay",
+        *("--init", "scratch", "--game", "tictactoe", *tiny, "--workers", "1"),
+        *("--eval-games", "0", "--snapshot-every", "0", "--run-dir", str(tmp_path / "runs")),
+        cwd=tmp_path,
+    )
+    run = only_run(tmp_path / "runs")
+    wrong_stage = run_script("train_imitation", "--resume", str(run), cwd=tmp_path, check=False)
+    assert wrong_stage.returncode != 0 and "Traceback" not in wrong_stage.stderr
+    assert wrong_stage.stderr.startswith("error: ") and "stage-2 (self-play)" in wrong_stage.stderr
+    assert load_checkpoint(run / "latest.pt").metrics["iteration"] == 1  # left as it was
 
 
 def test_export_drops_the_training_state_and_keeps_the_network(

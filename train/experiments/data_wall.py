@@ -17,7 +17,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from envs import Game
 from models.net import NetConfig
 from train.arena.tournament import network_player
 from train.experiments.findings import sweep_findings, teacher_verdict
@@ -25,7 +24,12 @@ from train.experiments.plots import plot_data_wall
 from train.experiments.summary import STRENGTH_HEADER, strength_cells, write_summary
 from train.experiments.yardstick import Yardstick, seeded_net
 from train.learn.expert_data import ExpertDataset, GenerationConfig, cached_dataset, summarize
-from train.learn.imitation import ImitationConfig, PositionTensors, train_imitation
+from train.learn.imitation import (
+    ImitationConfig,
+    ValidationSet,
+    expert_positions,
+    train_imitation,
+)
 from train.learn.tb import RunLogger, run_name
 from train.report.markdown import markdown_table
 
@@ -104,7 +108,7 @@ def data_wall(
     largest = max(*config.sizes, config.epoch_games)
     generation = dataclasses.replace(config.data, games=largest + config.val_games)
     data = expert_games(generation, cache_dir, workers)
-    val_data = _tensors(game, data.subset(data.game_index >= largest), augment=False)
+    val_data = ValidationSet.from_dataset(game, data.subset(data.game_index >= largest))
     rows = []
     for games, epochs in tqdm(config.plan(), desc="data-wall runs", unit="run"):
         train = data.subset(data.game_index < games)
@@ -112,7 +116,7 @@ def data_wall(
         model = seeded_net(config.net, seed).to(device)
         settings = dataclasses.replace(config.imitation, epochs=epochs)
         logger = RunLogger(folder)
-        train_data = _tensors(game, train, settings.augment)
+        train_data = expert_positions(game, train, settings.augment)
         started = time.perf_counter()
         metrics = train_imitation(
             game,
@@ -143,13 +147,6 @@ def data_wall(
             }
         )
     return rows
-
-
-def _tensors(game: Game, dataset: ExpertDataset, augment: bool) -> PositionTensors:
-    outcome = dataset.outcome.astype(np.float32)
-    return PositionTensors.build(
-        game, dataset.state, dataset.policy, dataset.move, outcome, augment
-    )
 
 
 def write_data_wall(

@@ -6,9 +6,9 @@ with the loss stage 2 uses too (:mod:`train.learn.losses`). Positions are augmen
 symmetries, the optimiser is AdamW with a warm-up then cosine learning-rate schedule, and
 gradients are clipped.
 
-Every epoch ends with validation (move accuracy against the expert, value error), the shared
-evaluation (duels, solver grading) every ``eval_every`` epochs, and a checkpoint that can
-resume the run exactly.
+Every epoch ends with validation (move accuracy against the expert, value error), then the
+stage driver's end of a round (:mod:`train.learn.driver`): the shared evaluation (duels,
+solver grading) every ``eval_every`` epochs, and a checkpoint that can resume the run exactly.
 """
 
 from __future__ import annotations
@@ -23,9 +23,19 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from envs import Game, State
-from models.checkpoint import save_checkpoint
+from envs import Game
 from models.net import PolicyValueNet
+from train.learn.batches import PositionBatch
+from train.learn.driver import (
+    EpochProgress,
+    RunOutputs,
+    end_round,
+    restore,
+    round_bar,
+    summary,
+    training_state,
+)
+from train.learn.expert_data import ExpertDataset
 from train.learn.losses import policy_value_loss
 from train.learn.optim import make_optimizer, train_step
 from train.learn.tb import RunLogger
@@ -45,77 +55,43 @@ class ImitationConfig:
     augment: bool = True
 
 
-@dataclass
-class PositionTensors:
-    """Training positions as tensors, with every symmetric copy precomputed.
+@dataclass(frozen=True)
+class ValidationSet:
+    """Held-out expert positions, not augmented, with the move the expert played at each.
+
+    Move accuracy is measured against the move played, not the target policy's most likely
+    move: the expert's distribution may spread over equally good moves.
 
     Attributes:
-        obs: float32[S, N, planes, rows, cols], one copy per symmetry (S = 1 without
-            augmentation), so augmenting a batch is a gather, not a transform.
-        legal: bool[S, N, A].
-        policy: float32[S, N, A] target move distributions.
-        move: int64[S, N] the expert's move (for accuracy).
-        value: float32[N] the outcome from the mover's view.
+        positions: the positions and their targets.
+        moves: int64[N] the expert's move at each.
     """
 
-    obs: torch.Tensor
-    legal: torch.Tensor
-    policy: torch.Tensor
-    move: torch.Tensor
-    value: torch.Tensor
+    positions: PositionBatch
+    moves: torch.Tensor
 
     @property
     def size(self) -> int:
-        return int(self.value.shape[0])
+        return self.positions.size
 
     @classmethod
-    def build(
-        cls,
-        game: Game,
-        state: State,
-        policy: np.ndarray,
-        move: np.ndarray,
-        outcome: np.ndarray,
-        augment: bool,
-    ) -> PositionTensors:
-        """From positions ``state[N]``, target policies ``[N, A]``, moves and outcomes ``[N]``."""
-        obs, legal = game.observation(state), game.legal_mask(state)
-        symmetries = game.symmetries if augment else game.symmetries[:1]
-        onehot = np.eye(game.num_actions, dtype=np.float32)[move]
-        copies = [
-            (
-                game.transform_obs(obs, sym),
-                game.transform_policy(legal, sym),
-                game.transform_policy(policy.astype(np.float32), sym),
-                game.transform_policy(onehot, sym).argmax(axis=-1),
-            )
-            for sym in symmetries
-        ]
+    def from_dataset(cls, game: Game, dataset: ExpertDataset) -> ValidationSet:
         return cls(
-            obs=torch.from_numpy(np.stack([c[0] for c in copies])),
-            legal=torch.from_numpy(np.stack([c[1] for c in copies])),
-            policy=torch.from_numpy(np.stack([c[2] for c in copies])),
-            move=torch.from_numpy(np.stack([c[3] for c in copies]).astype(np.int64)),
-            value=torch.from_numpy(outcome.astype(np.float32)),
+            expert_positions(game, dataset, augment=False),
+            torch.from_numpy(np.asarray(dataset.move).astype(np.int64)),
         )
 
-    def batch(self, index: torch.Tensor, sym: torch.Tensor, device: torch.device) -> tuple:
-        """(obs, legal, policy, move, value) of positions ``index`` seen through ``sym``."""
-        return tuple(
-            t.to(device)
-            for t in (
-                self.obs[sym, index],
-                self.legal[sym, index],
-                self.policy[sym, index],
-                self.move[sym, index],
-                self.value[index],
-            )
-        )
+
+def expert_positions(game: Game, dataset: ExpertDataset, augment: bool) -> PositionBatch:
+    """Stage 1's training data: each position with the expert's move distribution and the
+    game's outcome (from the mover's view) as targets, one copy per symmetry if ``augment``."""
+    outcome = dataset.outcome.astype(np.float32)
+    return PositionBatch.build(game, dataset.state, dataset.policy, outcome, augment)
 
 
 @torch.inference_mode()
 def validate(
-    model: PolicyValueNet, data: PositionTensors, device: torch.device, batch_size: int = 1024
+    model: PolicyValueNet, data: ValidationSet, device: torch.device, batch_size: int = 1024
 ) -> dict[str, float]:
     """Move accuracy against the expert, value error and losses on held-out positions."""
     model.eval()
@@ -123,7 +99,8 @@ def validate(
     for start in range(0, data.size, batch_size):
         index = torch.arange(start, min(start + batch_size, data.size))
         identity = torch.zeros(len(index), dtype=torch.long)
-        obs, legal, policy, move, value = data.batch(index, identity, device)
+        obs, legal, policy, value = data.positions.batch(index, identity, device)
+        move = data.moves[index].to(device)
         logits, predicted = model(obs, legal)
         parts = policy_value_loss(logits, predicted, policy, value)
         n = len(index)
@@ -140,21 +117,11 @@ def validate(
     }
 
 
-@dataclass
-class Progress:
-    """Where a run stands; saved in every checkpoint so ``--resume`` continues exactly."""
-
-    epoch: int = 0
-    positions_seen: int = 0
-    best_val_loss: float = float("inf")
-    elapsed: float = 0.0
-
-
 def train_imitation(
     game: Game,
     model: PolicyValueNet,
-    train_data: PositionTensors,
-    val_data: PositionTensors,
+    train_data: PositionBatch,
+    val_data: ValidationSet,
     config: ImitationConfig,
     *,
     device: torch.device,
@@ -168,8 +135,8 @@ def train_imitation(
 ) -> dict[str, float]:
     """Run stage 1 for ``config.epochs`` epochs (continuing from ``resume`` if given).
 
-    Writes ``latest.pt`` after every epoch and ``best.pt`` when the validation loss improves.
-    Returns the last epoch's metrics.
+    Writes ``latest.pt`` after every epoch and ``best.pt`` when the validation loss improves
+    (:func:`train.learn.driver.end_round`). Returns the last epoch's metrics.
     """
     steps_per_epoch = math.ceil(train_data.size / config.batch_size)
     optimizer, scheduler = make_optimizer(
@@ -180,22 +147,19 @@ def train_imitation(
         config.warmup_fraction,
     )
     generator = torch.Generator().manual_seed(seed)
-    progress = Progress()
+    progress = EpochProgress()
     if resume is not None:
-        optimizer.load_state_dict(resume["optimizer"])
-        scheduler.load_state_dict(resume["scheduler"])
-        generator.set_state(resume["torch_generator"])
-        progress = Progress(**resume["progress"])
-    num_syms = train_data.obs.shape[0]
+        progress = restore(resume, optimizer, scheduler, generator, EpochProgress)
+    outputs = RunOutputs(logger, checkpoint_dir, seed, args, evaluate, eval_every, config.epochs)
     metrics: dict[str, float] = {}
-    for epoch in range(progress.epoch, config.epochs):
+    for epoch in round_bar(progress, outputs, desc="imitation"):
         model.train()
         order = torch.randperm(train_data.size, generator=generator)
-        syms = torch.randint(num_syms, (train_data.size,), generator=generator)
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", leave=False)
+        syms = train_data.random_symmetries(train_data.size, generator)
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}", leave=False)
         for step in bar:
             index = order[step * config.batch_size : (step + 1) * config.batch_size]
-            obs, legal, policy, _, value = train_data.batch(index, syms[index], device)
+            obs, legal, policy, value = train_data.batch(index, syms[index], device)
             started = logger.elapsed
             parts = train_step(
                 model,
@@ -221,44 +185,14 @@ def train_imitation(
                 )
                 bar.set_postfix(loss=f"{float(parts.total):.3f}")
         metrics = validate(model, val_data, device)
-        if evaluate is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == config.epochs):
-            metrics.update(evaluate(model))
-        logger.scalars(metrics, progress.positions_seen)
-        progress.epoch = epoch + 1
-        progress.elapsed = logger.elapsed
         val_loss = metrics["val/policy_loss"] + metrics["val/value_loss"]
         improved = val_loss < progress.best_val_loss
         progress.best_val_loss = min(val_loss, progress.best_val_loss)
-        state = {
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "torch_generator": generator.get_state(),
-            "progress": vars(progress).copy(),
+        state = training_state(optimizer, scheduler, generator)
+        end_round(model, metrics, progress, outputs, state, keep_as_best=improved)
+        head = {
+            "val acc": metrics["val/move_accuracy"],
+            "val value err": metrics["val/value_abs_error"],
         }
-        for name in ("latest.pt", "best.pt") if improved else ("latest.pt",):
-            save_checkpoint(
-                checkpoint_dir / name,
-                model,
-                stage="imitation",
-                step=progress.positions_seen,
-                args=args,
-                metrics={**metrics, "epoch": progress.epoch, "elapsed_s": progress.elapsed},
-                seed=seed,
-                training_state=state,
-            )
-        print(_summary(progress, metrics))
+        tqdm.write(summary(progress, metrics, head))
     return metrics
-
-
-def _summary(progress: Progress, metrics: dict[str, float]) -> str:
-    parts = [
-        f"epoch {progress.epoch}",
-        f"positions {progress.positions_seen:,}",
-        f"val acc {metrics['val/move_accuracy']:.3f}",
-        f"val value err {metrics['val/value_abs_error']:.3f}",
-    ]
-    for tag in ("eval/vs_random/score", "eval/vs_expert/score", "eval/solver/optimal_move_rate"):
-        if tag in metrics:
-            parts.append(f"{tag.split('/')[1]} {metrics[tag]:.3f}")
-    parts.append(f"{progress.elapsed:.0f}s")
-    return " | ".join(parts)

@@ -19,8 +19,10 @@ The loss is the one every stage trains with (:mod:`train.learn.losses`): with th
 negative); the curves to watch are ``reinforce/win_rate_vs_pool`` and the ``eval/*`` tags.
 
 One iteration: ``games_per_iteration`` games against one opponent from the pool (the learner
-moving first in half of them), one pass of SGD over the learner's positions, optional
-evaluation, and a checkpoint that resumes the run exactly, opponent pool included.
+moving first in half of them), one pass of SGD over the learner's positions
+(:func:`train.learn.updates.train_one_pass`), then the stage driver's end of an iteration
+(:mod:`train.learn.driver`): optional evaluation, and a checkpoint that resumes the run
+exactly, opponent pool included.
 """
 
 from __future__ import annotations
@@ -37,11 +39,19 @@ from tqdm import tqdm
 
 from envs import Game, State
 from envs.players import sample_masked
-from models.net import PolicyValueNet, predict
-from train.learn.alphazero import LoopProgress, RunOutputs, end_iteration, loop_state
-from train.learn.imitation import PositionTensors
-from train.learn.optim import make_optimizer, train_step
+from models.net import PolicyValueNet
+from train.learn.driver import (
+    IterationProgress,
+    RunOutputs,
+    end_round,
+    restore,
+    round_bar,
+    summary,
+    training_state,
+)
+from train.learn.optim import make_optimizer
 from train.learn.tb import RunLogger
+from train.learn.updates import train_one_pass
 from train.search.evaluators import NetworkEvaluator
 from train.search.search import Evaluator
 
@@ -194,75 +204,6 @@ def play_against_pool(
     return State.concat(visited), np.concatenate(chosen), outcomes, stats
 
 
-def reinforce_targets(
-    values: np.ndarray, actions: np.ndarray, outcomes: np.ndarray, num_actions: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The REINFORCE-with-baseline targets for :func:`train.learn.losses.policy_value_loss`.
-
-    Args:
-        values: float32[P] the learner's value of each position before the update (baseline).
-        actions: int64[P] the move played; outcomes: float32[P] the result for the mover.
-
-    Returns:
-        advantage: float32[P] ``outcome - value``.
-        target_policy: float32[P, A] ``advantage * onehot(action)``, which turns the loss's
-            cross-entropy ``-(target * log_softmax).sum(-1).mean()`` into
-            ``-(advantage * log pi(action)).mean()``.
-    """
-    advantage = (outcomes - values).astype(np.float32)
-    onehot = np.eye(num_actions, dtype=np.float32)[actions]
-    return advantage, advantage[:, None] * onehot
-
-
-def train_one_pass(
-    game: Game,
-    model: PolicyValueNet,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    states: State,
-    actions: np.ndarray,
-    outcomes: np.ndarray,
-    config: ReinforceConfig,
-    rng: np.random.Generator,
-    device: torch.device,
-) -> dict[str, float]:
-    """One pass of SGD over the positions ``[P]`` in shuffled minibatches, each position seen
-    through a random symmetry. Returns the mean losses and mean absolute advantage."""
-    # The baseline comes from the network before any step of this pass, and is data (detached).
-    _, values = predict(model, game.observation(states), game.legal_mask(states), device)
-    advantage, target = reinforce_targets(values, actions, outcomes, game.num_actions)
-    data = PositionTensors.build(game, states, target, actions, outcomes, config.augment)
-    size = data.size
-    sym = torch.from_numpy(rng.integers(0, data.obs.shape[0], size))
-    # Near-equal batches rather than a short last one: no tiny batch for BatchNorm.
-    batches = np.array_split(rng.permutation(size), max(1, round(size / config.batch_size)))
-    totals = np.zeros(3)
-    for rows in batches:
-        index = torch.from_numpy(rows)
-        obs, legal, target_policy, _, target_value = data.batch(index, sym[index], device)
-        parts = train_step(
-            model,
-            optimizer,
-            scheduler,
-            obs,
-            legal,
-            target_policy,
-            target_value,
-            config.value_weight,
-            config.grad_clip,
-        )
-        totals += len(rows) * np.array(
-            [float(parts.total), float(parts.policy), float(parts.value)]
-        )
-    mean = totals / max(1, size)
-    return {
-        "losses/total": float(mean[0]),
-        "losses/policy": float(mean[1]),
-        "losses/value": float(mean[2]),
-        "reinforce/advantage_abs": float(np.abs(advantage).mean()),
-    }
-
-
 def run_reinforce(
     game: Game,
     model: PolicyValueNet,
@@ -281,32 +222,24 @@ def run_reinforce(
 ) -> dict[str, float]:
     """Run the policy-gradient loop for ``config.iterations`` iterations; returns the last
     metrics. Same contract as :func:`train.learn.alphazero.run_selfplay` (checkpoints,
-    resume, tags).
+    resume, tags: both end their iterations with :func:`train.learn.driver.end_round`).
 
     The pool is stored as a list of CPU state dicts: ``pool[0]`` is the network the run
     started from, followed by at most ``pool_size`` later snapshots.
     """
     rng = np.random.default_rng(seed)
     optimizer, scheduler = make_optimizer(model, config.lr, config.weight_decay)
-    progress = LoopProgress(positions_seen=start_positions)
+    progress = IterationProgress(positions_seen=start_positions)
     pool = [_snapshot(model)]
     if resume is not None:
-        optimizer.load_state_dict(resume["optimizer"])
-        scheduler.load_state_dict(resume["scheduler"])
-        rng.bit_generator.state = resume["numpy_rng"]
-        progress = LoopProgress(**resume["progress"])
+        progress = restore(resume, optimizer, scheduler, rng, IterationProgress)
         pool = list(resume["pool"])
     learner = NetworkEvaluator(model, game, device=device)
     outputs = RunOutputs(
         logger, checkpoint_dir, seed, args, evaluate, eval_every, config.iterations, snapshot_every
     )
     metrics: dict[str, float] = {}
-    bar = tqdm(
-        range(progress.iteration, config.iterations),
-        desc="reinforce",
-        initial=progress.iteration,
-        total=config.iterations,
-    )
+    bar = round_bar(progress, outputs, desc="reinforce")
     for iteration in bar:
         model.eval()
         opponent = PolicyValueNet(model.config)
@@ -335,14 +268,16 @@ def run_reinforce(
             pool.append(_snapshot(model))
             del pool[1 : max(1, len(pool) - config.pool_size)]
         metrics["reinforce/pool_size"] = float(len(pool))
-        state = loop_state(optimizer, scheduler, rng, pool=pool)
-        end_iteration(model, metrics, progress, outputs, state)
+        state = training_state(optimizer, scheduler, rng, pool=pool)
+        evaluated = end_round(model, metrics, progress, outputs, state)
         bar.set_postfix(
             win=f"{metrics['reinforce/win_rate_vs_pool']:.2f}",
             length=f"{metrics['selfplay/game_length']:.1f}",
         )
-        if any(tag.startswith("eval/") for tag in metrics):
-            tqdm.write(_summary(progress, metrics))
+        if evaluated:
+            tqdm.write(
+                summary(progress, metrics, {"vs pool": metrics["reinforce/win_rate_vs_pool"]})
+            )
     return metrics
 
 
@@ -369,13 +304,3 @@ def _entropy(p: np.ndarray) -> np.ndarray:
     """float64[K]: the entropy in nats of each row of a distribution ``p`` [K, A]."""
     p = np.asarray(p, dtype=np.float64)
     return -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1)
-
-
-def _summary(progress: LoopProgress, metrics: dict[str, float]) -> str:
-    parts = [f"iteration {progress.iteration}", f"positions {progress.positions_seen:,}"]
-    parts.append(f"vs pool {metrics['reinforce/win_rate_vs_pool']:.3f}")
-    for tag in sorted(metrics):
-        if tag.startswith("eval/") and tag.endswith(("/score", "optimal_move_rate")):
-            parts.append(f"{tag.removeprefix('eval/')} {metrics[tag]:.3f}")
-    parts.append(f"{progress.elapsed:.0f}s")
-    return " | ".join(parts)

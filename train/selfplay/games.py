@@ -114,6 +114,7 @@ def play_selfplay_games(
     states = game.initial_state(n_games) if start_states is None else start_states
     if len(states) != n_games or game.is_terminal(states).any():
         raise ValueError("start_states must be n_games unfinished positions")
+    states = states.copy()  # each game's current position, advanced in place
     started = time.perf_counter()
 
     visited: list[State] = []  # per move: the positions searched
@@ -142,7 +143,7 @@ def play_selfplay_games(
             moves[game_id].append(int(action))
 
         after = game.step(current, actions)
-        states = _scatter(states, playing, after)
+        states.set_rows(playing, after)
         playing = playing[~game.is_terminal(after)]
         move_number += 1
 
@@ -230,10 +231,3 @@ def _entropy(p: np.ndarray) -> np.ndarray:
     p = np.asarray(p, dtype=np.float64)
     logs = np.log(np.where(p > 0, p, 1.0))
     return -(p * logs).sum(axis=1)
-
-
-def _scatter(states: State, index: np.ndarray, values: State) -> State:
-    """``states`` with rows ``index`` replaced by ``values`` (a new State)."""
-    own, opp, ply = states.own.copy(), states.opp.copy(), states.ply.copy()
-    own[index], opp[index], ply[index] = values.own, values.opp, values.ply
-    return State(own, opp, ply)

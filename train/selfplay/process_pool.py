@@ -1,4 +1,5 @@
-"""Self-play on several CPU cores: an iteration's games split over worker processes.
+"""Self-play on several CPU cores: an iteration's games split over worker processes (the
+process-pool :class:`train.selfplay.backend.SelfPlayBackend`).
 
 One process runs one batched search at a time, and a small network's batched inference
 keeps one core busy (two torch threads in one process gain little and, on a busy machine,
@@ -28,21 +29,24 @@ from train.selfplay.games import SelfPlayRecords, merge_records, play_selfplay_g
 _worker_model: PolicyValueNet | None = None  # each worker's copy of the network
 
 
-class SelfPlayWorkers:
+class ProcessPoolBackend:
     """A pool of ``workers`` processes playing self-play games with the network's weights.
 
-    Use as a context manager (the processes end with it). ``spawn`` starts clean
-    interpreters: forking a process whose torch has started threads can hang.
+    Use as a context manager, or call :meth:`close` (the processes end with it). ``spawn``
+    starts clean interpreters: forking a process whose torch has started threads can hang.
+    While the pool waits for the next iteration its cores are free, so the learner may train
+    with ``training_threads`` (one per worker).
     """
 
     def __init__(self, workers: int) -> None:
         if workers < 2:
             raise ValueError(f"a pool needs at least 2 workers, got {workers}")
         self.workers = workers
+        self.training_threads: int | None = workers
         context = multiprocessing.get_context("spawn")
         self._pool = context.Pool(workers, initializer=torch.set_num_threads, initargs=(1,))
 
-    def __enter__(self) -> SelfPlayWorkers:
+    def __enter__(self) -> ProcessPoolBackend:
         return self
 
     def __exit__(self, *exc: object) -> None:

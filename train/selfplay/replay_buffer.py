@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
-from envs import State
+from envs import Game, State
 
 
 class ReplayBuffer:
@@ -14,17 +16,19 @@ class ReplayBuffer:
     Args:
         capacity: the most positions kept; AlphaZero keeps the last ~1M of its games, we keep
             the last few iterations' worth so the data tracks the improving network.
-        num_actions: the game's action count.
+        game: the rules (the buffer holds its positions and ``num_actions``-wide policies).
+
+    Attributes:
+        states: State[capacity] the positions (rows past ``size`` are empty boards).
+        policy: float32[capacity, A]; value: float32[capacity].
     """
 
-    def __init__(self, capacity: int, num_actions: int) -> None:
+    def __init__(self, capacity: int, game: Game) -> None:
         if capacity < 1:
             raise ValueError(f"replay capacity must be >= 1, got {capacity}")
         self.capacity = capacity
-        self.own = np.zeros(capacity, np.uint64)
-        self.opp = np.zeros(capacity, np.uint64)
-        self.ply = np.zeros(capacity, np.int32)
-        self.policy = np.zeros((capacity, num_actions), np.float32)
+        self.states = game.initial_state(capacity).copy()
+        self.policy = np.zeros((capacity, game.num_actions), np.float32)
         self.value = np.zeros(capacity, np.float32)
         self.size = 0
         self.cursor = 0  # where the next position goes
@@ -43,7 +47,7 @@ class ReplayBuffer:
             )
             n = self.capacity
         slots = (self.cursor + np.arange(n)) % self.capacity
-        self.own[slots], self.opp[slots], self.ply[slots] = states.own, states.opp, states.ply
+        self.states.set_rows(slots, states)
         self.policy[slots], self.value[slots] = policies, values
         self.cursor = int((self.cursor + n) % self.capacity)
         self.size = min(self.capacity, self.size + n)
@@ -53,8 +57,7 @@ class ReplayBuffer:
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
         index = rng.integers(0, self.size, n)
-        state = State(self.own[index], self.opp[index], self.ply[index])
-        return state, self.policy[index], self.value[index]
+        return self.states[index], self.policy[index], self.value[index]
 
     def merged(self) -> tuple[State, np.ndarray, np.ndarray]:
         """Each distinct position held, once: (State[G], mean policy[G, A], mean outcome[G]).
@@ -67,26 +70,25 @@ class ReplayBuffer:
         if self.size == 0:
             raise ValueError("cannot merge an empty replay buffer")
         n = self.size
-        keys = np.stack([self.own[:n], self.opp[:n]], axis=1)
-        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        _, first, inverse = np.unique(
+            _row_keys(self.states[:n]), axis=0, return_index=True, return_inverse=True
+        )
         order = np.argsort(inverse.ravel(), kind="stable")
         starts = np.flatnonzero(np.r_[True, np.diff(inverse.ravel()[order]) != 0])
         counts = np.diff(np.r_[starts, n])[:, None]
         policy = np.add.reduceat(self.policy[:n][order], starts, axis=0) / counts
         value = np.add.reduceat(self.value[:n][order], starts) / counts[:, 0]
-        state = State(self.own[first], self.opp[first], self.ply[first])
-        return state, policy.astype(np.float32), value.astype(np.float32)
+        return self.states[first], policy.astype(np.float32), value.astype(np.float32)
 
     def state_dict(self) -> dict[str, object]:
-        """The filled part as tensors (loadable with ``torch.load(weights_only=True)``)."""
-        keep = slice(0, self.size)
+        """The filled part as tensors (loadable with ``torch.load(weights_only=True)``): one
+        entry per field of the positions (``own``, ``opp``, ``ply``), then ``policy``,
+        ``value`` and ``cursor``."""
+        held = self.states[: self.size]
         return {
-            # uint64 has no torch counterpart everywhere; the bit pattern survives as int64.
-            "own": torch.from_numpy(self.own[keep].view(np.int64).copy()),
-            "opp": torch.from_numpy(self.opp[keep].view(np.int64).copy()),
-            "ply": torch.from_numpy(self.ply[keep].copy()),
-            "policy": torch.from_numpy(self.policy[keep].copy()),
-            "value": torch.from_numpy(self.value[keep].copy()),
+            **{name: _to_tensor(array) for name, array in _fields(held).items()},
+            "policy": torch.from_numpy(self.policy[: self.size].copy()),
+            "value": torch.from_numpy(self.value[: self.size].copy()),
             "cursor": self.cursor,
         }
 
@@ -96,9 +98,33 @@ class ReplayBuffer:
             raise ValueError(
                 f"saved buffer holds {n} positions, more than capacity {self.capacity}"
             )
-        self.own[:n] = state["own"].numpy().view(np.uint64)
-        self.opp[:n] = state["opp"].numpy().view(np.uint64)
-        self.ply[:n] = state["ply"].numpy()
+        stored = {
+            name: state[name].numpy().view(like.dtype)
+            for name, like in _fields(self.states).items()
+        }
+        self.states.set_rows(slice(0, n), State(**stored))
         self.policy[:n] = state["policy"].numpy()
         self.value[:n] = state["value"].numpy()
         self.size, self.cursor = n, int(state["cursor"]) % self.capacity
+
+
+# The buffer saves and compares positions whole, field by field, without naming the fields:
+# a game whose State holds more (or other) arrays needs no change here.
+
+
+def _fields(states: State) -> dict[str, np.ndarray]:
+    return {f.name: getattr(states, f.name) for f in dataclasses.fields(states)}
+
+
+def _to_tensor(array: np.ndarray) -> torch.Tensor:
+    # uint64 has no torch counterpart everywhere; the bit pattern survives as int64 (and
+    # load_state_dict views it back as the buffer's own dtype).
+    if array.dtype == np.uint64:
+        array = array.view(np.int64)
+    return torch.from_numpy(array.copy())
+
+
+def _row_keys(states: State) -> np.ndarray:
+    """uint64[N, F]: each position as one row of its fields' bits (equal rows, equal positions);
+    rows sort as the fields do, in field order."""
+    return np.stack([a.astype(np.uint64) for a in _fields(states).values()], axis=1)
