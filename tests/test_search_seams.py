@@ -21,6 +21,7 @@ from train.search.evaluators import UniformEvaluator
 from train.search.puct import MCTSConfig, config_from_flags, puct_actions
 from train.search.search import search
 from train.search.tree import ROOT_INDEX, UNVISITED, Tree, backup, descend, expand, init_tree
+from train.selfplay import backend
 
 # --- the tree steps, one simulation by hand -----------------------------------------------
 
@@ -222,7 +223,7 @@ def test_the_stages_search_with_their_configs_settings(monkeypatch: pytest.Monke
         used.append(config)
         raise _Stop
 
-    monkeypatch.setattr(alphazero, "play_selfplay_games", fake_games)
+    monkeypatch.setattr(backend, "play_selfplay_games", fake_games)
     model = PolicyValueNet(default_config("tictactoe"))
     config = alphazero.SelfPlayConfig(simulations=5, search=search_config, workers=1)
     with pytest.raises(_Stop):
