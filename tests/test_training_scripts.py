@@ -92,9 +92,8 @@ def test_resume_refuses_a_run_of_the_other_stage_or_without_training_state(
     assert f"--init {stage1 / 'best.pt'}" in wrong_stage.stderr
     # An exported network (no training state) as a run's latest.pt: nothing to resume.
     exported = _copy_run(stage1, tmp_path / "exported")
-    run_script(
-        "export_checkpoint", str(stage1 / "latest.pt"), str(exported / "latest.pt"), cwd=tmp_path
-    )
+    target = str(exported / "latest.pt")
+    run_script("export_checkpoint", str(stage1 / "latest.pt"), target, "--force", cwd=tmp_path)
     no_state = run_script("train_imitation", "--resume", str(exported), cwd=tmp_path, check=False)
     assert no_state.returncode != 0 and "Traceback" not in no_state.stderr
     assert no_state.stderr.startswith("error: ") and "no training state" in no_state.stderr
