@@ -44,6 +44,7 @@ from envs.solvers.connect4_benchmark import (
 )
 from envs.solvers.connect4_solver import Solver
 from scripts.cli import arg, parse
+from train.arena.runner import play_lockstep
 
 
 @dataclass
@@ -74,20 +75,8 @@ def make_player(source: str) -> Player:
 
 def play_games(player: Player, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Play ``n`` games to the end; returns actions int64[n, 42] (-1 after the end), lengths."""
-    state = CONNECT4.initial_state(n)
-    actions = np.full((n, CONNECT4.num_cells), -1, dtype=np.int64)
-    lengths = np.zeros(n, dtype=np.int64)
-    active = np.arange(n)  # the games still going; ``state`` holds just those
-    for ply in range(CONNECT4.num_cells):
-        moves = player.act(state, rng)
-        actions[active, ply] = moves
-        state = CONNECT4.step(state, moves)
-        over = CONNECT4.is_terminal(state)
-        lengths[active[over]] = ply + 1
-        active, state = active[~over], state[~over]
-        if active.size == 0:
-            break
-    return actions, lengths
+    played = play_lockstep(CONNECT4, [player], CONNECT4.initial_state(n), rng)
+    return played.moves(), played.final.ply.astype(np.int64)
 
 
 def stage_plies(stage: str, opening_min_ply: int) -> tuple[int, int]:
