@@ -33,7 +33,7 @@ from train.arena.strength import StrengthConfig
 from train.experiments.runners import DataWallConfig, Yardstick, data_wall, thinking, warm_vs_zero
 from train.experiments.summaries import write_data_wall, write_thinking, write_warm_vs_zero
 from train.learn.alphazero import SelfPlayConfig
-from train.learn.expert_data import GenerationConfig
+from train.learn.expert_games import GenerationConfig
 from train.learn.imitation import ImitationConfig
 
 

@@ -22,14 +22,8 @@ from models.checkpoint import CheckpointError, load_checkpoint
 from models.net import PolicyValueNet, default_config, num_parameters
 from scripts.cli import arg, merge_resumed, parse, resolve_device, set_threads, writable_dir
 from train.arena.strength import StrengthConfig, measure_strength
-from train.learn.expert_data import (
-    ExpertDataset,
-    GenerationConfig,
-    cached_dataset,
-    load_dataset,
-    split_by_game,
-    summarize,
-)
+from train.learn.expert_data import ExpertDataset, load_dataset, split_by_game, summarize
+from train.learn.expert_games import GenerationConfig, cached_dataset
 from train.learn.imitation import ImitationConfig, PositionTensors, train_imitation
 from train.learn.tb import RunLogger, run_name
 

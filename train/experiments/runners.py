@@ -40,12 +40,8 @@ from train.arena.duels import duel, wilson_interval
 from train.arena.grading import grade_player
 from train.arena.tournament import network_player, solver_sample
 from train.learn.alphazero import SelfPlayConfig, run_selfplay
-from train.learn.expert_data import (
-    ExpertDataset,
-    GenerationConfig,
-    cached_dataset,
-    summarize,
-)
+from train.learn.expert_data import ExpertDataset, summarize
+from train.learn.expert_games import GenerationConfig, cached_dataset
 from train.learn.imitation import ImitationConfig, PositionTensors, train_imitation
 from train.learn.tb import RunLogger, run_name
 from train.report.runs import read_scalars
@@ -163,7 +159,7 @@ def expert_games(
     config: GenerationConfig, cache_dir: Path | None, workers: int = 1
 ) -> ExpertDataset:
     """The expert games ``config`` describes, from the cache ``scripts/train_imitation.py``
-    shares (``train.learn.expert_data.cached_dataset``), else generated and cached.
+    shares (``train.learn.expert_games.cached_dataset``), else generated and cached.
 
     Chunk ``i`` of a dataset draws on child ``i`` of the seed, whatever the game count, so
     for ``n`` a multiple of ``CHUNK_GAMES`` (250) the first ``n`` games of a larger dataset
