@@ -19,15 +19,10 @@ from train.arena.duels import duel
 from train.arena.network_players import PolicyPlayer
 from train.learn.losses import policy_value_loss
 from train.learn.optim import make_optimizer
-from train.learn.reinforce import (
-    ReinforceConfig,
-    play_against_pool,
-    reinforce_targets,
-    run_reinforce,
-    train_one_pass,
-)
+from train.learn.reinforce import ReinforceConfig, reinforce_targets, run_reinforce, train_one_pass
 from train.learn.tb import RunLogger
 from train.search.evaluators import NetworkEvaluator, UniformEvaluator
+from train.selfplay.pool_games import play_against_pool
 
 TINY = NetConfig("tictactoe", blocks=1, channels=16, value_hidden=16)
 
