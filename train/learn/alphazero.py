@@ -24,18 +24,14 @@ from tqdm import tqdm
 from envs import Game
 from models.checkpoint import save_checkpoint
 from models.net import PolicyValueNet
+from train.arena.positions import random_positions
 from train.learn.imitation import PositionTensors
 from train.learn.optim import anneal, make_optimizer, train_step
 from train.learn.tb import RunLogger
 from train.search.evaluators import NetworkEvaluator
 from train.search.search import MCTSConfig
 from train.search.targets import PolicyTarget
-from train.selfplay.games import (
-    SelfPlayRecords,
-    SelfPlayStats,
-    play_selfplay_games,
-    random_starts,
-)
+from train.selfplay.games import SelfPlayRecords, SelfPlayStats, play_selfplay_games
 from train.selfplay.process_pool import SelfPlayWorkers
 from train.selfplay.replay_buffer import ReplayBuffer
 
@@ -274,7 +270,7 @@ def _play_games(
     """One iteration's self-play games, in this process or shared out over ``workers``."""
     starts = None
     if config.random_opening > 0:
-        starts = random_starts(game, config.games_per_iteration, config.random_opening, rng)
+        starts = random_positions(game, config.games_per_iteration, config.random_opening, rng)
     options = {
         "temperature_moves": config.temperature_moves,
         "start_states": starts,
