@@ -1,8 +1,8 @@
 """Duels between players: batched games, alternating colours, scores with confidence intervals.
 
-All games of a duel are stepped together in lock-step. At every ply each player's ``act`` is
-called once, on the sub-batch of games in which it is to move, so a network or a batched
-search sees one large batch rather than one position at a time.
+All games of a duel are stepped together in lock-step (:mod:`train.arena.runner`). At every
+ply each player's ``act`` is called once, on the sub-batch of games in which it is to move, so
+a network or a batched search sees one large batch rather than one position at a time.
 
 Fairness. Half the games are played with each player moving first, and each pair of
 colour-swapped games starts from the *same* opening: optionally ``opening_moves`` uniformly
