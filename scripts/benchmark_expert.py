@@ -24,7 +24,7 @@ from envs import CONNECT4, State
 from envs.experts import make_expert
 from scripts.cli import arg, parse
 from train.arena.duels import duel
-from train.learn.expert_data import GenerationConfig, generate_dataset, play_expert_games
+from train.learn.expert_games import GenerationConfig, generate_dataset, play_expert_games
 
 
 @dataclass

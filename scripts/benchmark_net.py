@@ -1,9 +1,9 @@
 """Forward throughput of policy-value networks of several sizes, to choose a default.
 
 Self-play spends most of its time in network calls: one call per batch of search leaves.
-This times ``model(obs, legal)`` in eval mode under ``torch.inference_mode`` on positions from
-random games, for every (blocks, channels) pair, at each batch size, and prints positions per
-second. Example::
+This times ``model(obs, legal)`` in eval mode under ``torch.inference_mode`` on random
+positions (``train.arena.positions.random_positions``), for every (blocks, channels) pair, at
+each batch size, and prints positions per second. Example::
 
     python -m scripts.benchmark_net --game connect4 --blocks 2 4 6 --channels 32 64 128
 """
@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from envs import GAME_NAMES, Game, State, get_game
+from envs import GAME_NAMES, get_game
 from models.net import NetConfig, PolicyValueNet, default_config, num_parameters
 from scripts.cli import arg, parse
+from train.arena.positions import random_positions
 
 
 @dataclass
@@ -35,18 +36,6 @@ class Args:
     rounds: int = arg(3, "timed rounds per measurement; the fastest is reported (least disturbed)")
     device: str = arg("cpu", "torch device to run on, e.g. cpu or cuda")
     seed: int = arg(0, "seed of the random positions fed to the network")
-
-
-def random_positions(game: Game, n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-    """Observations float32[n, ...] and legal masks bool[n, A] after random opening moves."""
-    state = game.initial_state(n)
-    plies = rng.integers(0, game.num_cells // 2, size=n)
-    for ply in range(int(plies.max(initial=0))):
-        legal = game.legal_mask(state)
-        moving = (plies > ply) & legal.any(axis=-1)
-        action = (rng.random(legal.shape) * legal).argmax(axis=-1)
-        state = State.where(moving, game.step(state, action), state)
-    return game.observation(state), game.legal_mask(state)
 
 
 def macs_per_position(model: PolicyValueNet) -> int:
@@ -93,7 +82,8 @@ def main(args: Args) -> None:
     game = get_game(args.game)
     value_hidden = args.value_hidden or default_config(args.game).value_hidden
     rng = np.random.default_rng(args.seed)
-    obs_np, legal_np = random_positions(game, max(args.batch_sizes), rng)
+    states = random_positions(game, max(args.batch_sizes), game.num_cells // 2 - 1, rng)
+    obs_np, legal_np = game.observation(states), game.legal_mask(states)
     obs_all = torch.as_tensor(obs_np, device=args.device)
     legal_all = torch.as_tensor(legal_np, device=args.device)
 

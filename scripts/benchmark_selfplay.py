@@ -36,6 +36,7 @@ from envs import GAME_NAMES, Game, State, get_game
 from models.net import PolicyValueNet, default_config
 from scripts.benchmark_net import macs_per_position
 from scripts.cli import arg, parse, resolve_device, set_threads
+from train.arena.positions import random_positions
 from train.search.evaluators import NetworkEvaluator
 from train.search.reference import reference_search
 from train.search.search import MCTSConfig, search, select_action
@@ -56,20 +57,6 @@ class Args:
     compile: bool = arg(False, "run the network through torch.compile (compile time reported)")
     selfplay: bool = arg(True, "also time self-play (the batched side plays --batch whole games)")
     seed: int = arg(0, "seed of the network's weights, the positions and the search noise")
-
-
-def random_states(game: Game, n: int, rng: np.random.Generator) -> State:
-    """State[n]: unfinished positions after 0 to ``num_cells // 2`` random moves."""
-    state = game.initial_state(n)
-    plies = rng.integers(0, game.num_cells // 2, size=n)
-    for ply in range(int(plies.max(initial=0))):
-        legal = game.legal_mask(state)
-        action = (rng.random(legal.shape) * legal).argmax(axis=-1)
-        after = game.step(state, action)
-        # A move that would end the game is not played: the search needs unfinished roots.
-        moving = (plies > ply) & ~game.is_terminal(after)
-        state = State.where(moving, after, state)
-    return state
 
 
 class _Counting:
@@ -137,7 +124,7 @@ def main(args: Args) -> dict[str, float]:
     setup_s = time.perf_counter() - started
 
     # The same roots for every measurement: positions from random games.
-    states = random_states(game, args.batch, rng)
+    states = random_positions(game, args.batch, game.num_cells // 2 - 1, rng)
     legal = game.legal_mask(states)
     obs = torch.as_tensor(game.observation(states), device=device)
     legal_t = torch.as_tensor(legal, device=device)

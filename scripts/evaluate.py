@@ -15,7 +15,6 @@ are graded against perfect play.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from dataclasses import dataclass
 from typing import Literal, NoReturn
@@ -27,12 +26,11 @@ from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from scripts.cli import arg, parse, positional, resolve_device, set_threads, writable_dir
 from train.arena.duels import DuelResult
 from train.arena.elo import fit_elo
-from train.arena.network_players import make_player
+from train.arena.specs import checkpoint_path, make_player
 from train.arena.tournament import duel_dict, grade_network, round_robin, solver_sample
 from train.report.markdown import markdown_table
 
 BASELINES = ("random", "expert")
-_CHECKPOINT = re.compile(r"^(?P<path>.+\.pt)(?::|$)")
 
 
 @dataclass
@@ -130,10 +128,10 @@ def _load_checkpoints(specs: list[str]) -> dict[str, Checkpoint]:
     """The checkpoint of each checkpoint player, by spec (loaded before any game is played)."""
     checkpoints = {}
     for spec in specs:
-        match = _CHECKPOINT.match(spec)
-        if match:
+        path = checkpoint_path(spec)
+        if path:
             try:
-                checkpoints[spec] = load_checkpoint(match["path"])
+                checkpoints[spec] = load_checkpoint(path)
             except CheckpointError as err:
                 _fail(str(err))
     return checkpoints

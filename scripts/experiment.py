@@ -34,7 +34,7 @@ from train.experiments.thinking_time import thinking, write_thinking
 from train.experiments.warm_vs_zero import warm_vs_zero, write_warm_vs_zero
 from train.experiments.yardstick import Yardstick
 from train.learn.alphazero import SelfPlayConfig
-from train.learn.expert_data import GenerationConfig
+from train.learn.expert_games import GenerationConfig
 from train.learn.imitation import ImitationConfig
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from envs import GAME_NAMES
 from scripts.cli import arg, parse
-from train.learn.expert_data import GenerationConfig, generate_dataset, save_dataset, summarize
+from train.learn.expert_data import save_dataset, summarize
+from train.learn.expert_games import GenerationConfig, generate_dataset
 
 
 @dataclass

@@ -32,8 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 from envs import CONNECT4
-from envs.experts import make_expert
-from envs.players import Player, RandomPlayer
+from envs.players import Player
 from envs.solvers.connect4_benchmark import (
     DEFAULT_PATH,
     MIDDLE_LAST_PLY,
@@ -44,6 +43,8 @@ from envs.solvers.connect4_benchmark import (
 )
 from envs.solvers.connect4_solver import Solver
 from scripts.cli import arg, parse
+from train.arena import specs
+from train.arena.runner import play_lockstep
 
 
 @dataclass
@@ -63,31 +64,20 @@ class Args:
 
 
 def make_player(source: str) -> Player:
-    """The player named by a source string (``random`` or ``expert-d4-t0.5``)."""
+    """The player named by a source string (``random`` or ``expert-d4-t0.5``, the players'
+    own names, as the set records them), built from its player spec."""
     if source == "random":
-        return RandomPlayer(CONNECT4)
+        return specs.make_player("random", CONNECT4)
     match = re.fullmatch(r"expert-d(\d+)-t([0-9.]+)", source)
     if match is None:
         raise ValueError(f"unknown source {source!r}: use 'random' or e.g. 'expert-d4-t0.5'")
-    return make_expert(CONNECT4, depth=int(match[1]), temperature=float(match[2]))
+    return specs.make_player(f"expert:depth={match[1]},temperature={match[2]}", CONNECT4)
 
 
 def play_games(player: Player, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Play ``n`` games to the end; returns actions int64[n, 42] (-1 after the end), lengths."""
-    state = CONNECT4.initial_state(n)
-    actions = np.full((n, CONNECT4.num_cells), -1, dtype=np.int64)
-    lengths = np.zeros(n, dtype=np.int64)
-    active = np.arange(n)  # the games still going; ``state`` holds just those
-    for ply in range(CONNECT4.num_cells):
-        moves = player.act(state, rng)
-        actions[active, ply] = moves
-        state = CONNECT4.step(state, moves)
-        over = CONNECT4.is_terminal(state)
-        lengths[active[over]] = ply + 1
-        active, state = active[~over], state[~over]
-        if active.size == 0:
-            break
-    return actions, lengths
+    played = play_lockstep(CONNECT4, [player], CONNECT4.initial_state(n), rng)
+    return played.moves(), played.final.ply.astype(np.int64)
 
 
 def stage_plies(stage: str, opening_min_ply: int) -> tuple[int, int]:

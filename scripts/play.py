@@ -13,7 +13,6 @@ At your turn type a move (a column 1..7, or a cell 1..9 in tic-tac-toe), or a co
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -25,11 +24,10 @@ from envs import GAME_NAMES, get_game
 from envs.core import Game, State
 from envs.players import Player
 from scripts.cli import arg, parse, set_threads
-from train.arena.network_players import make_player
+from train.arena.specs import checkpoint_path, make_player
 from train.engine.analyser import Analyser
 from train.engine.request import AnalysisError, make_request, position_after
 
-_CHECKPOINT = re.compile(r"^(?P<path>.+\.pt)(?::.*)?$")
 _NAMES = ("first", "second")
 _ROLLOUT_HINT_SIMS = 400
 
@@ -64,7 +62,7 @@ class Args:
 def main(argv: list[str] | None = None) -> None:
     args = parse(Args, argv)
     specs = [args.opponent, args.checkpoint or "", args.hint_checkpoint or "", *(args.watch or [])]
-    if any(map(_checkpoint_of, specs)):  # pin torch's threads; don't import it for nothing
+    if any(map(checkpoint_path, specs)):  # pin torch's threads; don't import it for nothing
         set_threads(args.threads)
     try:
         if args.watch:
@@ -105,7 +103,7 @@ def _play(args: Args) -> None:
     opponent = _make_player(spec, game, args.seed)
     rng = np.random.default_rng(args.seed)
     human = int(rng.integers(2)) if args.side == "random" else _NAMES.index(args.side)
-    hint_checkpoint = args.hint_checkpoint or _checkpoint_of(spec)
+    hint_checkpoint = args.hint_checkpoint or checkpoint_path(spec)
     # Without a network, a hint needs a search: one random playout alone says little.
     hint_sims = args.sims if hint_checkpoint or args.sims else _ROLLOUT_HINT_SIMS
     analyser = Analyser(seed=args.seed)
@@ -225,17 +223,12 @@ def _make_player(spec: str, game: Game, seed: int) -> Player:
         raise SystemExit(f"error: {err}") from None
 
 
-def _checkpoint_of(spec: str) -> str | None:
-    match = _CHECKPOINT.match(spec)
-    return match["path"] if match else None
-
-
 def _choose_game(name: str | None, specs: list[str]) -> Game:
     """The game named, else the first checkpoint's game, else Connect Four."""
     if name:
         return get_game(name)
     for spec in specs:
-        path = _checkpoint_of(spec)
+        path = checkpoint_path(spec)
         if path:
             from models.checkpoint import CheckpointError, load_checkpoint
 

@@ -30,14 +30,8 @@ from scripts.cli import (
 )
 from train.arena.strength import StrengthConfig, measure_strength
 from train.learn.driver import Resumed, resume_run
-from train.learn.expert_data import (
-    ExpertDataset,
-    GenerationConfig,
-    cached_dataset,
-    load_dataset,
-    split_by_game,
-    summarize,
-)
+from train.learn.expert_data import ExpertDataset, load_dataset, split_by_game, summarize
+from train.learn.expert_games import GenerationConfig, cached_dataset
 from train.learn.imitation import (
     ImitationConfig,
     ValidationSet,

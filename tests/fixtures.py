@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from envs.core import Game, State
+from train.arena import positions
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -32,16 +33,6 @@ def hashed_evaluator(states: State, legal: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def random_positions(game: Game, n: int, seed: int) -> State:
-    """``n`` unfinished positions reached by random play, at assorted depths."""
-    rng = np.random.default_rng(seed)
-    found: list[State] = []
-    while len(found) < n:
-        state = game.initial_state()
-        for _ in range(rng.integers(0, game.num_cells - 2)):
-            legal = np.flatnonzero(game.legal_mask(state))
-            nxt = game.step(state, rng.choice(legal))
-            if game.is_terminal(nxt):
-                break
-            state = nxt
-        found.append(state)
-    return State.stack(found)
+    """``n`` unfinished positions reached by random play, at assorted depths (0 to all but
+    three plies): :func:`train.arena.positions.random_positions` from a seed."""
+    return positions.random_positions(game, n, game.num_cells - 3, np.random.default_rng(seed))

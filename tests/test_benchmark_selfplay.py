@@ -8,8 +8,9 @@ import torch
 
 from envs import CONNECT4, GAMES, Game
 from models.net import PolicyValueNet, default_config, inference_copy, predict
-from scripts.benchmark_selfplay import Args, main, random_states
+from scripts.benchmark_selfplay import Args, main
 from tests.fixtures import random_positions
+from train.arena import positions
 from train.search.evaluators import NetworkEvaluator
 
 
@@ -85,8 +86,9 @@ def test_failed_compilation_falls_back_to_eager(monkeypatch: pytest.MonkeyPatch)
     np.testing.assert_allclose(values, expected_values, rtol=1e-4, atol=1e-5)
 
 
-def test_random_states_are_unfinished_and_varied() -> None:
-    states = random_states(CONNECT4, 200, np.random.default_rng(0))
+def test_benchmark_roots_are_unfinished_and_varied() -> None:
+    # The roots the script searches: random positions of up to half the board's plies.
+    states = positions.random_positions(CONNECT4, 200, 20, np.random.default_rng(0))
     assert not CONNECT4.is_terminal(states).any()
     assert states.ply.min() == 0 and states.ply.max() >= 15
 

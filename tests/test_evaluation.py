@@ -12,7 +12,8 @@ from envs.players import RandomPlayer
 from envs.profile import all_positions
 from tests.test_grading import OraclePlayer, minimax_action_values
 from train.arena.duels import DuelResult, Record, duel, play_games, wilson_interval
-from train.arena.network_players import PolicyPlayer, SearchPlayer, make_player
+from train.arena.network_players import PolicyPlayer, SearchPlayer
+from train.arena.specs import make_player
 from train.search.search import MCTSConfig
 
 

@@ -13,17 +13,14 @@ import pytest
 from envs import CONNECT4, TICTACTOE, State, get_game
 from envs.experts import tictactoe_action_values
 from train.learn.expert_data import (
-    CHUNK_GAMES,
     FORMAT_VERSION,
     ExpertDataset,
-    GenerationConfig,
-    cached_dataset,
-    generate_dataset,
     load_dataset,
     save_dataset,
     split_by_game,
     summarize,
 )
+from train.learn.expert_games import CHUNK_GAMES, GenerationConfig, cached_dataset, generate_dataset
 
 
 @pytest.fixture(scope="module")

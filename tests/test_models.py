@@ -15,6 +15,7 @@ from models.net import (
     num_parameters,
     predict,
 )
+from train.arena import positions
 
 GAMES = [TICTACTOE, CONNECT4]
 TINY = {"tictactoe": (1, 8, 8), "connect4": (1, 8, 8)}  # blocks, channels, value_hidden
@@ -25,16 +26,9 @@ def tiny_net(game: Game, seed: int = 0) -> PolicyValueNet:
     return PolicyValueNet(NetConfig(game.name, *TINY[game.name])).eval()
 
 
-def random_positions(game: Game, n: int, rng: np.random.Generator):
+def random_positions(game: Game, n: int, rng: np.random.Generator) -> State:
     """A batch of positions after 0..cells-1 random moves (some of them finished games)."""
-    state = game.initial_state(n)
-    plies = rng.integers(0, game.num_cells, size=n)
-    for ply in range(game.num_cells):
-        legal = game.legal_mask(state)
-        moving = (plies > ply) & legal.any(axis=-1)
-        action = (rng.random(legal.shape) * legal).argmax(axis=-1)
-        state = State.where(moving, game.step(state, action), state)
-    return state
+    return positions.random_positions(game, n, game.num_cells - 1, rng, finished=True)
 
 
 @pytest.mark.parametrize("game", GAMES, ids=lambda g: g.name)

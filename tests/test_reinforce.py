@@ -19,10 +19,11 @@ from train.arena.duels import duel
 from train.arena.network_players import PolicyPlayer
 from train.learn.losses import policy_value_loss
 from train.learn.optim import make_optimizer
-from train.learn.reinforce import ReinforceConfig, play_against_pool, run_reinforce
+from train.learn.reinforce import ReinforceConfig, run_reinforce
 from train.learn.tb import RunLogger
 from train.learn.updates import reinforce_targets, train_one_pass
 from train.search.evaluators import NetworkEvaluator, UniformEvaluator
+from train.selfplay.pool_games import play_against_pool
 
 TINY = NetConfig("tictactoe", blocks=1, channels=16, value_hidden=16)
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from envs import CONNECT4, GAMES, TICTACTOE, Game, State
+from envs import CONNECT4, TICTACTOE, Game, State
 from models.net import NetConfig, PolicyValueNet
+from train.arena.positions import random_positions
 from train.learn.alphazero import SelfPlayConfig
 from train.learn.driver import torch_threads
 from train.learn.optim import anneal, make_optimizer
@@ -15,30 +16,9 @@ from train.learn.updates import value_targets
 from train.search.evaluators import NetworkEvaluator, UniformEvaluator
 from train.search.search import MCTSConfig, search
 from train.selfplay.backend import InProcessBackend, make_backend
-from train.selfplay.games import merge_records, play_selfplay_games, random_starts
+from train.selfplay.games import merge_records, play_selfplay_games
 from train.selfplay.process_pool import ProcessPoolBackend
 from train.selfplay.replay_buffer import ReplayBuffer
-
-
-@pytest.mark.parametrize("game", GAMES.values(), ids=GAMES.keys())
-def test_random_starts_are_unfinished_positions_of_every_depth(game: Game) -> None:
-    starts = random_starts(game, 400, 8, np.random.default_rng(0))
-    assert not game.is_terminal(starts).any()
-    assert starts.ply.min() == 0 and starts.ply.max() <= 8
-    # Plies are drawn uniformly from 0..8; only a move that would end the game is skipped.
-    assert len(np.unique(starts.ply)) >= 8
-    # Each start is a real position: its stones count matches its ply.
-    stones = (game.board(starts) != 0).reshape(400, -1).sum(axis=1)
-    np.testing.assert_array_equal(stones, starts.ply)
-    again = random_starts(game, 400, 8, np.random.default_rng(0))
-    np.testing.assert_array_equal(again.own, starts.own)
-
-
-def test_random_starts_never_hand_over_a_finished_tictactoe_game() -> None:
-    # Eight random plies end many tic-tac-toe games; those games stop one ply earlier.
-    starts = random_starts(TICTACTOE, 2000, 8, np.random.default_rng(1))
-    assert not TICTACTOE.is_terminal(starts).any()
-    assert TICTACTOE.legal_mask(starts).any(axis=1).all()
 
 
 def test_merged_records_equal_the_parts_side_by_side() -> None:
@@ -100,7 +80,7 @@ def test_workers_play_the_games_one_process_would_play_with_their_seeds() -> Non
     torch.manual_seed(0)
     model = PolicyValueNet(NetConfig("connect4", blocks=1, channels=8, value_hidden=8)).eval()
     config = MCTSConfig(simulations=6)
-    starts = random_starts(game, 5, 4, np.random.default_rng(3))
+    starts = random_positions(game, 5, 4, np.random.default_rng(3))
     with ProcessPoolBackend(2) as workers:
         pooled = workers.play(
             model,
@@ -160,7 +140,7 @@ def test_anneal_follows_the_cosine_from_the_rate_to_a_tenth() -> None:
 def _positions(game: Game, n: int, seed: int) -> tuple[State, np.ndarray, np.ndarray]:
     """``n`` random unfinished positions, with random policies and outcomes."""
     rng = np.random.default_rng(seed)
-    states = random_starts(game, n, 3, rng)  # few plies: many repeats
+    states = random_positions(game, n, 3, rng)  # few plies: many repeats
     policies = rng.random((n, game.num_actions)).astype(np.float32)
     values = rng.choice([-1.0, 0.0, 1.0], n).astype(np.float32)
     return states, policies, values
@@ -233,7 +213,7 @@ def test_in_process_backend_plays_the_games_play_selfplay_games_plays() -> None:
     torch.manual_seed(0)
     model = PolicyValueNet(NetConfig("tictactoe", blocks=1, channels=8, value_hidden=8)).eval()
     config = MCTSConfig(simulations=6)
-    starts = random_starts(game, 5, 3, np.random.default_rng(3))
+    starts = random_positions(game, 5, 3, np.random.default_rng(3))
     backend = make_backend(game, workers=1, device="cpu")
     assert isinstance(backend, InProcessBackend) and backend.training_threads is None
     options = {"temperature_moves": 2, "start_states": starts, "policy_target": "completed-q"}
@@ -249,7 +229,7 @@ def test_in_process_backend_plays_the_games_play_selfplay_games_plays() -> None:
         np.testing.assert_array_equal(records.policies, alone.policies)
     # The start positions given are not advanced in place.
     np.testing.assert_array_equal(
-        starts.ply, random_starts(game, 5, 3, np.random.default_rng(3)).ply
+        starts.ply, random_positions(game, 5, 3, np.random.default_rng(3)).ply
     )
 
 

@@ -1,8 +1,8 @@
 """Duels between players: batched games, alternating colours, scores with confidence intervals.
 
-All games of a duel are stepped together in lock-step. At every ply each player's ``act`` is
-called once, on the sub-batch of games in which it is to move, so a network or a batched
-search sees one large batch rather than one position at a time.
+All games of a duel are stepped together in lock-step (:mod:`train.arena.runner`). At every
+ply each player's ``act`` is called once, on the sub-batch of games in which it is to move, so
+a network or a batched search sees one large batch rather than one position at a time.
 
 Fairness. Half the games are played with each player moving first, and each pair of
 colour-swapped games starts from the *same* opening: optionally ``opening_moves`` uniformly
@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from envs.core import Game, State
-from envs.players import Player, sample_masked
+from envs.players import Player
+from train.arena.positions import random_openings
+from train.arena.runner import play_lockstep
 
 Z_95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
 
@@ -58,28 +60,6 @@ class GameRecords:
         return self.game.notation(moves[moves >= 0])
 
 
-def random_openings(
-    game: Game, n: int, plies: int, rng: np.random.Generator
-) -> tuple[State, np.ndarray]:
-    """``n`` positions reached by ``plies`` uniformly random legal moves from the empty board.
-
-    Returns ``(states[n], actions int64[n, plies])``; a game that ends inside its opening
-    (not possible in the first 4 plies of tic-tac-toe or 6 of Connect Four) stops there and
-    its remaining actions are -1.
-    """
-    state = game.initial_state(n)
-    actions = np.full((n, plies), -1, dtype=np.int64)
-    for ply in range(plies):
-        legal = game.legal_mask(state)
-        live = legal.any(axis=-1)
-        if not live.any():
-            break
-        moves = sample_masked(legal[live].astype(np.float64), rng)
-        actions[live, ply] = moves
-        state = _advance(game, state, live, moves)
-    return state, actions
-
-
 def play_games(
     game: Game,
     first: Player,
@@ -107,50 +87,11 @@ def _play(
     rng: np.random.Generator,
 ) -> GameRecords:
     """Play games from ``start[n]``; ``players[0]`` has colour ``seat[i]`` in game ``i``."""
-    n = len(start)
-    actions = np.full((n, game.num_cells), -1, dtype=np.int64)
+    played = play_lockstep(game, players, start, rng, seat=seat)
+    actions = played.moves()
     actions[:, : opening.shape[1]] = opening
-    state = start
-    while True:
-        live = ~game.is_terminal(state)
-        if not live.any():
-            break
-        zeroth_to_move = game.to_play(state) == seat
-        for index, player in enumerate(players):
-            # Both masks come from the state before either player moves, so they are disjoint
-            # and the second player's games are untouched by the first player's moves.
-            turn = live & (zeroth_to_move if index == 0 else ~zeroth_to_move)
-            if not turn.any():
-                continue
-            sub = state[turn]
-            chosen = np.asarray(player.act(sub, rng), dtype=np.int64)
-            _check_legal(game, sub, chosen, player)
-            actions[turn, sub.ply] = chosen
-            state = _advance(game, state, turn, chosen)
-    value = game.terminal_value(state)  # for the player to move in the final position
-    outcome = np.where(game.to_play(state) == 0, value, -value).astype(np.float32)
-    return GameRecords(game, outcome, state.ply.astype(np.int32), actions)
-
-
-def _advance(game: Game, state: State, mask: np.ndarray, actions: np.ndarray) -> State:
-    """``state`` with the games selected by ``mask`` (bool[n]) stepped by ``actions``."""
-    stepped = game.step(state[mask], actions)
-    own, opp, ply = state.own.copy(), state.opp.copy(), state.ply.copy()
-    own[mask], opp[mask], ply[mask] = stepped.own, stepped.opp, stepped.ply
-    return State(own, opp, ply)
-
-
-def _check_legal(game: Game, state: State, actions: np.ndarray, player: Player) -> None:
-    if actions.shape != state.shape:
-        raise ValueError(f"{player.name} returned {actions.shape} actions for {state.shape}")
-    in_range = (actions >= 0) & (actions < game.num_actions)
-    legal = game.legal_mask(state)
-    ok = in_range & legal[np.arange(len(actions)), np.clip(actions, 0, game.num_actions - 1)]
-    if not ok.all():
-        bad = int(np.flatnonzero(~ok)[0])
-        raise ValueError(
-            f"{player.name} played illegal action {actions[bad]} in\n{game.render(state[bad])}"
-        )
+    outcome = played.first_player_outcome()
+    return GameRecords(game, outcome, played.final.ply.astype(np.int32), actions)
 
 
 # --- duels ----------------------------------------------------------------------------------

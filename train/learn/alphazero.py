@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from envs import Game, get_profile
 from models.net import PolicyValueNet
+from train.arena.positions import random_positions
 from train.learn.driver import (
     IterationProgress,
     RunOutputs,
@@ -41,7 +42,7 @@ from train.learn.updates import train_on_buffer, value_targets
 from train.search.search import MCTSConfig
 from train.search.targets import PolicyTarget
 from train.selfplay.backend import SelfPlayBackend, make_backend
-from train.selfplay.games import SelfPlayRecords, SelfPlayStats, random_starts
+from train.selfplay.games import SelfPlayRecords, SelfPlayStats
 from train.selfplay.replay_buffer import ReplayBuffer
 
 
@@ -170,7 +171,7 @@ def _play_games(
     """One iteration's self-play games: from random openings if the config asks for them."""
     starts = None
     if config.random_opening > 0:
-        starts = random_starts(game, config.games_per_iteration, config.random_opening, rng)
+        starts = random_positions(game, config.games_per_iteration, config.random_opening, rng)
     return backend.play(
         model,
         search_config,

@@ -37,8 +37,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from envs import Game, State
-from envs.players import sample_masked
+from envs import Game
 from models.net import PolicyValueNet
 from train.learn.driver import (
     IterationProgress,
@@ -53,7 +52,7 @@ from train.learn.optim import make_optimizer
 from train.learn.tb import RunLogger
 from train.learn.updates import train_one_pass
 from train.search.evaluators import NetworkEvaluator
-from train.search.search import Evaluator
+from train.selfplay.pool_games import play_against_pool
 
 
 @dataclass(frozen=True)
@@ -81,127 +80,6 @@ class ReinforceConfig:
     grad_clip: float = 1.0
     value_weight: float = 1.0
     augment: bool = True
-
-
-@dataclass(frozen=True)
-class PoolGameStats:
-    """What happened in a batch of learner-vs-opponent games.
-
-    Attributes:
-        game_lengths: int32[n] moves played in each game.
-        learner_first: bool[n] whether the learner moved first.
-        learner_result: float32[n] +1 learner won, 0 draw, -1 learner lost.
-        moves: the move string (``game.notation``) of each game.
-        game_index: int32[P] the game each returned learner position comes from.
-        learner_entropy: mean entropy (nats) of the learner's policy at its positions.
-        wall_time_s: seconds for the whole batch.
-    """
-
-    game_lengths: np.ndarray
-    learner_first: np.ndarray
-    learner_result: np.ndarray
-    moves: list[str]
-    game_index: np.ndarray
-    learner_entropy: float
-    wall_time_s: float
-
-    @property
-    def win_rate(self) -> float:
-        return float((self.learner_result > 0).mean())
-
-    @property
-    def draw_rate(self) -> float:
-        return float((self.learner_result == 0).mean())
-
-    @property
-    def first_player_win_rate(self) -> float:
-        first_result = np.where(self.learner_first, self.learner_result, -self.learner_result)
-        return float((first_result > 0).mean())
-
-    def as_metrics(self) -> dict[str, float]:
-        """The ``selfplay/*``, throughput and ``reinforce/*`` tags of these games."""
-        plies = float(self.game_lengths.sum())
-        return {
-            "selfplay/game_length": float(self.game_lengths.mean()),
-            "selfplay/first_player_win_rate": self.first_player_win_rate,
-            "selfplay/draw_rate": self.draw_rate,
-            "selfplay/policy_entropy/network": self.learner_entropy,
-            "charts/selfplay_positions_per_s": plies / max(self.wall_time_s, 1e-9),
-            "reinforce/win_rate_vs_pool": self.win_rate,
-        }
-
-
-def play_against_pool(
-    game: Game,
-    learner_eval: Evaluator,
-    opponent_eval: Evaluator,
-    n_games: int,
-    rng: np.random.Generator,
-    temperature: float = 1.0,
-) -> tuple[State, np.ndarray, np.ndarray, PoolGameStats]:
-    """Play ``n_games`` games of the learner against an opponent, in lock-step.
-
-    The learner moves first in ``ceil(n_games / 2)`` games. At each ply each side's evaluator
-    is called once, on the games where that side is to move, and both draw their moves from
-    their priors at ``temperature`` (0: the most likely move).
-
-    Returns:
-        states: State[P] the positions where the learner moved (the opponent's are dropped).
-        actions: int64[P] the learner's move at each.
-        outcomes: float32[P] the final result from the learner's view (+1, 0, -1).
-        stats: :class:`PoolGameStats`.
-    """
-    if n_games < 1:
-        raise ValueError(f"n_games must be >= 1, got {n_games}")
-    started = time.perf_counter()
-    learner_seat = np.where(np.arange(n_games) < n_games - n_games // 2, 0, 1)
-    states = game.initial_state(n_games)
-    history = np.full((n_games, game.num_cells), -1, dtype=np.int64)
-    visited: list[State] = []
-    chosen: list[np.ndarray] = []
-    game_ids: list[np.ndarray] = []
-    entropies: list[np.ndarray] = []
-    playing = np.arange(n_games)
-    while len(playing):
-        current = states[playing]
-        legal = game.legal_mask(current)
-        mine = game.to_play(current) == learner_seat[playing]  # the learner is to move
-        theirs = ~mine
-        actions = np.empty(len(playing), dtype=np.int64)
-        if mine.any():
-            priors, _ = learner_eval(current[mine], legal[mine])
-            actions[mine] = _sample(priors, legal[mine], temperature, rng)
-            visited.append(current[mine])
-            chosen.append(actions[mine])
-            game_ids.append(playing[mine].astype(np.int32))
-            entropies.append(_entropy(priors))
-        if theirs.any():
-            priors, _ = opponent_eval(current[theirs], legal[theirs])
-            actions[theirs] = _sample(priors, legal[theirs], temperature, rng)
-        history[playing, current.ply] = actions
-        after = game.step(current, actions)
-        own, opp, ply = states.own.copy(), states.opp.copy(), states.ply.copy()
-        own[playing], opp[playing], ply[playing] = after.own, after.opp, after.ply
-        states = State(own, opp, ply)
-        playing = playing[~game.is_terminal(after)]
-
-    # Who won: the player who made the last move of a won game, i.e. the first player when
-    # the final ply count is odd.
-    won = game.is_won(states)
-    winner_seat = np.where(states.ply % 2 == 1, 0, 1)
-    learner_result = np.where(won, np.where(winner_seat == learner_seat, 1.0, -1.0), 0.0)
-    game_index = np.concatenate(game_ids)
-    stats = PoolGameStats(
-        game_lengths=states.ply.astype(np.int32),
-        learner_first=learner_seat == 0,
-        learner_result=learner_result.astype(np.float32),
-        moves=[game.notation(row[row >= 0]) for row in history],
-        game_index=game_index,
-        learner_entropy=float(np.concatenate(entropies).mean()),
-        wall_time_s=time.perf_counter() - started,
-    )
-    outcomes = stats.learner_result[game_index]
-    return State.concat(visited), np.concatenate(chosen), outcomes, stats
 
 
 def run_reinforce(
@@ -284,23 +162,3 @@ def run_reinforce(
 def _snapshot(model: PolicyValueNet) -> dict[str, torch.Tensor]:
     """A CPU copy of the network's weights (a plain dict, so checkpoints store it as data)."""
     return {name: t.detach().cpu().clone() for name, t in model.state_dict().items()}
-
-
-def _sample(
-    priors: np.ndarray, legal: np.ndarray, temperature: float, rng: np.random.Generator
-) -> np.ndarray:
-    """int64[K]: one legal move per row, drawn with probability ``prior ** (1 / T)``."""
-    priors = np.asarray(priors, dtype=np.float64)
-    if temperature == 0:
-        return np.argmax(np.where(legal, priors, -np.inf), axis=-1).astype(np.int64)
-    # Log space, so a small temperature doesn't underflow every weight to zero; a legal move
-    # with prior 0 keeps a tiny weight, so a row never sums to zero.
-    logits = np.where(legal, np.log(np.maximum(priors, 1e-30)) / temperature, -np.inf)
-    weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return sample_masked(weights, rng)
-
-
-def _entropy(p: np.ndarray) -> np.ndarray:
-    """float64[K]: the entropy in nats of each row of a distribution ``p`` [K, A]."""
-    p = np.asarray(p, dtype=np.float64)
-    return -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.core import Game, State
-from envs.players import sample_masked
 from train.search.search import Evaluator, MCTSConfig, search, select_action
 from train.search.targets import PolicyTarget, search_policy
 
@@ -206,24 +205,6 @@ def merge_records(parts: list[SelfPlayRecords], wall_time_s: float) -> SelfPlayR
         moves=[m for p in parts for m in p.moves],
         stats=stats,
     )
-
-
-def random_starts(game: Game, n: int, max_plies: int, rng: np.random.Generator) -> State:
-    """State[n]: unfinished positions, each after its own uniformly drawn 0..``max_plies``
-    random legal moves from the empty board.
-
-    Self-play from the empty board keeps to the lines the network likes; starting some games
-    off those lines puts positions in the replay buffer that a good player never reaches but
-    an opponent can steer into. A random move that would end the game is not played (the
-    position stays one ply shorter), so every start is unfinished.
-    """
-    plies = rng.integers(0, max_plies + 1, n)
-    state = game.initial_state(n)
-    for ply in range(max_plies):
-        moves = sample_masked(game.legal_mask(state).astype(np.float64), rng)
-        after = game.step(state, moves)
-        state = State.where((plies > ply) & ~game.is_terminal(after), after, state)
-    return state
 
 
 def _entropy(p: np.ndarray) -> np.ndarray:
