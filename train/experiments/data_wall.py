@@ -23,7 +23,8 @@ from train.experiments.findings import sweep_findings, teacher_verdict
 from train.experiments.plots import plot_data_wall
 from train.experiments.summary import STRENGTH_HEADER, strength_cells, write_summary
 from train.experiments.yardstick import Yardstick, seeded_net
-from train.learn.expert_data import ExpertDataset, GenerationConfig, cached_dataset, summarize
+from train.learn.expert_data import ExpertDataset, summarize
+from train.learn.expert_games import GenerationConfig, cached_dataset
 from train.learn.imitation import (
     ImitationConfig,
     ValidationSet,
@@ -79,7 +80,7 @@ def expert_games(
     config: GenerationConfig, cache_dir: Path | None, workers: int = 1
 ) -> ExpertDataset:
     """The expert games ``config`` describes, from the cache ``scripts/train_imitation.py``
-    shares (``train.learn.expert_data.cached_dataset``), else generated and cached.
+    shares (``train.learn.expert_games.cached_dataset``), else generated and cached.
 
     Chunk ``i`` of a dataset draws on child ``i`` of the seed, whatever the game count, so
     for ``n`` a multiple of ``CHUNK_GAMES`` (250) the first ``n`` games of a larger dataset

@@ -61,8 +61,7 @@ def plot_duel_matrix(names: Sequence[str], scores: np.ndarray, path: str | Path)
     plt = pyplot()
     size = 1.2 + 1.1 * len(names)
     fig, ax = plt.subplots(figsize=(size + 1.5, size), layout="constrained")
-    cmap = plt.get_cmap("RdBu").copy()
-    cmap.set_bad("0.92")  # the diagonal (NaN): nobody plays itself
+    cmap = plt.get_cmap("RdBu").with_extremes(bad="0.92")  # the diagonal (NaN): nobody plays itself
     image = ax.imshow(scores, cmap=cmap, vmin=0, vmax=1)
     for i, j in np.ndindex(scores.shape):
         if np.isfinite(scores[i, j]):
