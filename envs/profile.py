@@ -31,6 +31,9 @@ from envs.players import Player
 #: The outcome of an action that can't be played, in a grader's outcome table.
 ILLEGAL = -2
 
+#: The stages a grader may split its positions into (``GradedPositions.stages`` indexes this).
+STAGES = ("opening", "middle", "end")
+
 
 class NetSize(NamedTuple):
     """The default size of a game's policy-value network (``models.net.NetConfig``)."""
@@ -48,7 +51,7 @@ class GradedPositions(NamedTuple):
         outcomes: int8[N, A] the outcome of each action for the player to move (+1, 0, -1),
             :data:`ILLEGAL` where it can't be played.
         stages: int8[N] the stage of the game of each position (an index into
-            ``train.arena.grading.STAGES``), or None for a game graded as one stage.
+            ``STAGES``), or None for a game graded as one stage.
     """
 
     positions: State

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from envs.core import State
+from envs.profile import STAGES
 
-#: Stages of the game, by the number of stones on the board.
-STAGES = ("opening", "middle", "end")
 #: The last ply of the opening and of the middle game; the end game is everything after.
 OPENING_LAST_PLY = 14
 MIDDLE_LAST_PLY = 28

@@ -25,9 +25,8 @@ import numpy as np
 
 from envs.core import State
 from envs.players import Player
-from envs.profile import ILLEGAL
+from envs.profile import ILLEGAL, STAGES
 
-STAGES = ("opening", "middle", "end")
 DRAW_BAND = 1 / 3
 
 
