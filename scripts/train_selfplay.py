@@ -8,6 +8,7 @@ python -m scripts.train_selfplay --resume runs/<stage-2 run>
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,14 @@ class Args:
         None, "alphazero: processes playing the self-play games, one core each (default: 2 "
         "on a CPU, 1 on a GPU)"
     )  # fmt: skip
+    backend: Literal["local", "processes", "ray"] | None = arg(
+        None, "alphazero: where self-play runs: this process, a pool of --workers processes, "
+        "or --workers Ray actors (default: processes on a CPU with --workers > 1, else local)"
+    )  # fmt: skip
+    ray_address: str | None = arg(
+        None, "with --backend ray: the cluster to join ('auto' or ray://host:port; default: "
+        "a local Ray runtime with --workers CPUs)"
+    )  # fmt: skip
     threads: int = arg(1, "torch CPU threads (1 is fastest on a busy 2-core machine)")
     device: Literal["auto", "cpu", "cuda"] = arg("auto", "where the network runs")
     seed: int = arg(1, "seed of every random choice in the run")
@@ -129,7 +138,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: --value-target-q must be in [0, 1], got {args.value_target_q}")
     if args.snapshot_every < 0:
         raise SystemExit(f"error: --snapshot-every must be >= 0, got {args.snapshot_every}")
-    if args.workers > 1 and device != "cpu":
+    _check_backend(args)
+    if args.workers > 1 and device != "cpu" and args.backend != "ray":
         raise SystemExit(
             "error: --workers is for CPU self-play; on a GPU raise --games-per-iteration"
         )
@@ -205,11 +215,28 @@ def _fill_defaults(args: Args, game: str, device: str) -> Args:
         "lr": 1e-3 if args.algo == "alphazero" else 2e-4,
         # One process per core on a CPU (see train/selfplay/process_pool.py); a GPU takes one big
         # batch instead.
-        "workers": 2 if device == "cpu" else 1,
+        "workers": 2 if device == "cpu" and args.backend != "local" else 1,
     }
-    return dataclasses.replace(
+    args = dataclasses.replace(
         args, **{k: v for k, v in defaults.items() if getattr(args, k) is None}
     )
+    if args.backend is None:
+        args = dataclasses.replace(args, backend="processes" if args.workers > 1 else "local")
+    return args
+
+
+def _check_backend(args: Args) -> None:
+    """Refuse a backend that cannot play with these settings, before any work."""
+    if args.backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise SystemExit(
+            'error: --backend ray needs Ray, which is not installed: pip install -e ".[ray]"'
+        )
+    if args.backend == "processes" and args.workers < 2:
+        raise SystemExit(f"error: --backend processes needs --workers >= 2, got {args.workers}")
+    if args.backend == "local" and args.workers != 1:
+        raise SystemExit("error: --backend local plays in this process: give --workers 1")
+    if args.ray_address is not None and args.backend != "ray":
+        raise SystemExit("error: --ray-address is for --backend ray")
 
 
 def _initial_model(args: Args) -> tuple[PolicyValueNet, object, int, float]:

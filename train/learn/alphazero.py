@@ -69,6 +69,8 @@ class SelfPlayConfig:
     augment: bool = True
     merge_duplicates: bool = False  # train on each distinct position once (ReplayBuffer.merged)
     workers: int = 1  # processes playing the self-play games (CPU; see train/selfplay/backend.py)
+    backend: str | None = None  # local, processes or ray (None: processes when workers > 1)
+    ray_address: str | None = None  # the Ray cluster to join (None: a local Ray runtime)
 
     @classmethod
     def for_game(cls, game: str, **overrides: Any) -> SelfPlayConfig:
@@ -124,7 +126,7 @@ def run_selfplay(
     outputs = RunOutputs(
         logger, checkpoint_dir, seed, args, evaluate, eval_every, config.iterations, snapshot_every
     )
-    backend = make_backend(game, config.workers, device)
+    backend = make_backend(game, config.workers, device, config.backend, config.ray_address)
     try:
         metrics: dict[str, float] = {}
         bar = round_bar(progress, outputs, desc="self-play")

@@ -10,8 +10,9 @@ business:
   device (a GPU run is this backend with ``device="cuda"``: one big batch per search step);
 - :class:`train.selfplay.process_pool.ProcessPoolBackend`: shared out over CPU worker
   processes, one core each;
-- a distributed backend (Ray actors, say) is one new module with a class that implements
-  the protocol, plus its line in :func:`make_backend`.
+- :class:`train.selfplay.ray_backend.RayBackend`: shared out over Ray actors, on this
+  machine or on a cluster's (another distributed backend would be one new module like it,
+  plus its line in :func:`make_backend`).
 
 The contract every backend keeps, so that a run is reproducible and resumable:
 
@@ -110,9 +111,30 @@ class InProcessBackend:
         self._evaluator = None
 
 
-def make_backend(game: Game, workers: int, device: torch.device | str) -> SelfPlayBackend:
-    """The backend for a run: a pool of ``workers`` CPU processes when ``workers > 1``, else
-    this process on ``device``."""
-    if workers > 1:
+#: The backends a run can ask for by name (``--backend``).
+BACKENDS = ("local", "processes", "ray")
+
+
+def make_backend(
+    game: Game,
+    workers: int,
+    device: torch.device | str,
+    backend: str | None = None,
+    ray_address: str | None = None,
+) -> SelfPlayBackend:
+    """The backend for a run: ``"local"`` (this process, on ``device``), ``"processes"`` (a
+    pool of ``workers`` CPU processes) or ``"ray"`` (``workers`` Ray actors, on this machine
+    or, with ``ray_address``, a cluster's). ``None``: processes when ``workers > 1``, else
+    this process."""
+    if backend is None:
+        backend = "processes" if workers > 1 else "local"
+    if backend == "ray":
+        # Imported here: Ray is an optional extra (pip install -e ".[ray]").
+        from train.selfplay.ray_backend import RayBackend
+
+        return RayBackend(workers, address=ray_address)
+    if backend == "processes":
         return ProcessPoolBackend(workers)
-    return InProcessBackend(game, device)
+    if backend == "local":
+        return InProcessBackend(game, device)
+    raise ValueError(f"unknown self-play backend {backend!r}; one of {', '.join(BACKENDS)}")
