@@ -202,7 +202,8 @@ def test_selfplay_survives_kill_9_and_resumes(tmp_path: Path) -> None:
     deadline = time.monotonic() + 240
     latest = None
     while time.monotonic() < deadline and latest is None:
-        runs = [p for p in tmp_path.glob("*/latest.pt")]
+        # latest.pt is written before the first iteration too: wait for the first iteration's.
+        runs = [p for p in tmp_path.glob("*/latest.pt") if load_checkpoint(p).metrics["iteration"]]
         latest = runs[0] if runs else None
         time.sleep(0.2)
     assert latest is not None, "no checkpoint appeared"
