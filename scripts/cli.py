@@ -11,6 +11,7 @@ game registered after the script's import is offered too).
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import dataclasses
 import os
@@ -249,12 +250,14 @@ def run_main(main: Callable[[], object], module: str) -> None:
             with contextlib.suppress(OSError):  # only if empty: interrupted making its first file
                 run_dir.rmdir()
     print(line, file=sys.stderr)
-    sys.stdout.flush()
-    sys.stderr.flush()
     # Not SystemExit: CPython ends its teardown by re-raising SIGINT if a KeyboardInterrupt
     # ever left code run by exec() of a string (dataclasses build their methods so, and torch
     # imports lazily), whoever caught it after; the status would be a death by SIGINT, not
-    # 130. What needs saving is saved: the checkpoints and the events they cover.
+    # 130. So: what exit runs (multiprocessing's clean-up among it), then out, skipping only
+    # the interpreter's teardown. The checkpoints and the events they cover are on disk.
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
     os._exit(130)
 
 
