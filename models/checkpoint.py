@@ -21,7 +21,8 @@ bool or None. :func:`save_checkpoint` checks that when writing (and turns numpy 
 tensors and numpy scalars into Python numbers), so a checkpoint that saves always loads.
 
 Writing is atomic: the file is written beside its destination, flushed to disk and renamed
-over it, so a crash mid-write leaves the previous checkpoint whole.
+over it, so a crash mid-write leaves the previous checkpoint whole (and the temporary file,
+which :func:`remove_temporaries` clears when the run resumes).
 """
 
 from __future__ import annotations
@@ -206,6 +207,20 @@ def _unpickling_refusal(path: Path, message: str) -> str:
     detail = message.partition("WeightsUnpickler error:")[2].strip().split("\n")[0]
     detail = detail.split(". ")[0].strip() or "unreadable pickle"
     return f"{path}: corrupt, or not a checkpoint ({detail}); nothing in it was run"
+
+
+def remove_temporaries(directory: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that checkpoint writes killed mid-way left in ``directory``
+    (``.NAME.PID.tmp``); returns them. Call it only where no other process is writing."""
+    stale = sorted(p for p in Path(directory).glob(".*.tmp") if _TEMPORARY.fullmatch(p.name))
+    for path in stale:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return stale
+
+
+# The name _atomic_save writes to first: ".latest.pt.1234.tmp" for latest.pt by process 1234.
+_TEMPORARY = re.compile(r"\..+\.\d+\.tmp")
 
 
 def _atomic_save(payload: dict[str, Any], path: Path) -> None:

@@ -11,10 +11,17 @@ game registered after the script's import is offered too).
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import dataclasses
+import os
 import re
+import signal
+import sys
 import textwrap
 import typing
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
@@ -194,3 +201,66 @@ def count_text(value: float) -> str:
     if float(value).is_integer():
         return f"{int(value):,}"
     return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+# --- Ctrl-C ------------------------------------------------------------------------------
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C during the run whose folder is ``run_dir`` (raised by :func:`resumable`)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__(str(run_dir))
+        self.run_dir = run_dir
+
+
+@contextmanager
+def resumable(run_dir: Path) -> Iterator[None]:
+    """Ctrl-C inside the block names ``run_dir``, so that :func:`run_main` can print the
+    command that resumes it."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise RunInterrupted(run_dir) from None
+
+
+def run_main(main: Callable[[], object], module: str) -> None:
+    """Run a training script's ``main``; Ctrl-C ends it within seconds with exit status 130
+    and one line instead of a traceback: the command that resumes the run (``python -m
+    module --resume RUN``) once the run folder holds a checkpoint, else that there is
+    nothing to resume. A second Ctrl-C is ignored: it would only break the clean-up (the
+    workers' ends, a checkpoint write undone) that the first started, which takes seconds.
+
+    The process ends there, without the interpreter's teardown (see below)."""
+    signal.signal(signal.SIGINT, _interrupt_once)
+    try:
+        main()
+        return
+    except RunInterrupted as stop:
+        run_dir = stop.run_dir
+    except KeyboardInterrupt:
+        run_dir = None
+    # Here, past the except clauses, the interrupted frames are gone, and the progress bars
+    # they held have printed their last line: ours comes last.
+    if run_dir is not None and (run_dir / "latest.pt").exists():
+        line = f"interrupted: resume with python -m {module} --resume {run_dir}"
+    else:
+        line = "interrupted before the run's first checkpoint: nothing to resume"
+        if run_dir is not None:
+            with contextlib.suppress(OSError):  # only if empty: interrupted making its first file
+                run_dir.rmdir()
+    print(line, file=sys.stderr)
+    # Not SystemExit: CPython ends its teardown by re-raising SIGINT if a KeyboardInterrupt
+    # ever left code run by exec() of a string (dataclasses build their methods so, and torch
+    # imports lazily), whoever caught it after; the status would be a death by SIGINT, not
+    # 130. So: what exit runs (multiprocessing's clean-up among it), then out, skipping only
+    # the interpreter's teardown. The checkpoints and the events they cover are on disk.
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def _interrupt_once(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt

@@ -25,11 +25,14 @@ from scripts.cli import (
     merge_resumed,
     parse,
     resolve_device,
+    resumable,
+    run_main,
     set_threads,
     writable_dir,
 )
 from train.arena.strength import StrengthConfig, measure_strength
-from train.learn.driver import Resumed, resume_run
+from train.learn.driver import EpochProgress, Resumed, first_checkpoint, resume_run
+from train.learn.evaluation import Evaluation
 from train.learn.expert_data import ExpertDataset, load_dataset, split_by_game, summarize
 from train.learn.expert_games import GenerationConfig, cached_dataset
 from train.learn.imitation import (
@@ -99,7 +102,6 @@ def main(argv: list[str] | None = None) -> None:
         search_config = config_from_flags(args)  # its simulations: --eval-search-sims
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
-    run_path = writable_dir(run_path)
     torch.manual_seed(args.seed)
     set_threads(args.threads)
 
@@ -123,41 +125,55 @@ def main(argv: list[str] | None = None) -> None:
     strength = StrengthConfig.for_game(
         game.name, games=args.eval_games, search_sims=args.eval_search_sims, search=search_config
     )
-    eval_rng = np.random.default_rng(args.seed + 1)
-
-    def evaluate(net: PolicyValueNet) -> dict[str, float]:
-        return measure_strength(game, net, strength, eval_rng, device)
-
-    elapsed = resumed.progress.elapsed if resumed else 0.0
-    logger = RunLogger(run_path, elapsed_offset=elapsed)
-    logger.hyperparameters(args)
-    (run_path / "args.json").write_text(json.dumps(dataclasses.asdict(args), indent=2))
-    print(f"run folder {run_path}  (tensorboard --logdir {args.run_dir})")
-    metrics = train_imitation(
-        game,
-        model,
-        train_data,
-        val_data,
-        ImitationConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            weight_decay=args.weight_decay,
-            augment=args.augment,
-        ),
-        device=torch.device(device),
-        logger=logger,
-        checkpoint_dir=run_path,
-        seed=args.seed,
-        args=dataclasses.asdict(args),
-        evaluate=evaluate,
-        eval_every=args.eval_every,
-        resume=resumed.training_state if resumed else None,
+    evaluation = Evaluation(
+        lambda net, rng: measure_strength(game, net, strength, rng, device),
+        np.random.default_rng(args.seed + 1),
+        strength.games,
     )
-    logger.close()
-    print(f"done: {run_path / 'best.pt'} (best validation loss), {run_path / 'latest.pt'}")
-    for tag in sorted(metrics):
-        print(f"  {tag:40s} {metrics[tag]:.3f}")
+    if resumed:
+        evaluation.restore(resumed.training_state)
+
+    # The run folder is made only now, the slow preparations done, and its latest.pt first:
+    # a Ctrl-C from here on leaves a run to resume.
+    run_path = writable_dir(run_path)
+    with resumable(run_path):
+        if resumed is None:
+            first_checkpoint(
+                run_path, model, EpochProgress(), dataclasses.asdict(args), args.seed, evaluation
+            )
+        logger = RunLogger(
+            run_path,
+            elapsed_offset=resumed.progress.elapsed if resumed else 0.0,
+            resumed_step=resumed.checkpoint.step if resumed else None,
+        )
+        logger.hyperparameters(args)
+        (run_path / "args.json").write_text(json.dumps(dataclasses.asdict(args), indent=2))
+        print(f"run folder {run_path}  (tensorboard --logdir {args.run_dir})")
+        metrics = train_imitation(
+            game,
+            model,
+            train_data,
+            val_data,
+            ImitationConfig(
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                weight_decay=args.weight_decay,
+                augment=args.augment,
+            ),
+            device=torch.device(device),
+            logger=logger,
+            checkpoint_dir=run_path,
+            seed=args.seed,
+            args=dataclasses.asdict(args),
+            evaluate=evaluation,
+            eval_every=args.eval_every,
+            resume=resumed.loop_state if resumed else None,
+        )
+        logger.close()
+        print(f"done: {run_path / 'best.pt'} (best validation loss), {run_path / 'latest.pt'}")
+        for tag in sorted(metrics):
+            print(f"  {tag:40s} {metrics[tag]:.3f}")
 
 
 def _fill_defaults(args: Args) -> Args:
@@ -205,4 +221,4 @@ def _resume(run_dir: str) -> Resumed:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "scripts.train_imitation")

@@ -20,10 +20,20 @@ import torch
 from envs import GAME_NAMES, get_game, get_profile
 from models.checkpoint import CheckpointError, load_checkpoint
 from models.net import PolicyValueNet, default_config
-from scripts.cli import arg, merge_resumed, parse, resolve_device, set_threads, writable_dir
+from scripts.cli import (
+    arg,
+    merge_resumed,
+    parse,
+    resolve_device,
+    resumable,
+    run_main,
+    set_threads,
+    writable_dir,
+)
 from train.arena.strength import StrengthConfig, measure_strength
 from train.learn.alphazero import SelfPlayConfig, run_selfplay
-from train.learn.driver import Resumed, resume_run
+from train.learn.driver import IterationProgress, Resumed, first_checkpoint, resume_run
+from train.learn.evaluation import Evaluation
 from train.learn.tb import RunLogger, run_name
 from train.search.puct import SEARCH_FLAGS, MCTSConfig, config_from_flags
 from train.search.targets import PolicyTarget
@@ -121,8 +131,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.resume:
         resumed = _resume(args.resume)
         args = merge_resumed(args, resumed.checkpoint.args)
-        run_path, model, start_positions = resumed.run_dir, resumed.checkpoint.model, 0
+        run_path, model = resumed.run_dir, resumed.checkpoint.model
+        start_positions = resumed.progress.positions_seen
         elapsed = float(resumed.progress.elapsed)
+        earlier_stages_s = float(resumed.progress.earlier_stages_s)
         game = get_game(resumed.checkpoint.game)
         print(resumed.describe())
     else:
@@ -131,6 +143,7 @@ def main(argv: list[str] | None = None) -> None:
                 "error: give --init PATH (a stage-1 checkpoint), --init scratch, or --resume"
             )
         model, game, start_positions, elapsed = _initial_model(args)
+        earlier_stages_s = elapsed  # stage 1's seconds, if it continues from stage 1
         run_path = writable_dir(Path(args.run_dir)) / run_name(game.name, args.exp_name, args.seed)
     device = resolve_device(args.device)
     args = _fill_defaults(args, game.name, device)
@@ -147,7 +160,6 @@ def main(argv: list[str] | None = None) -> None:
         search_config = config_from_flags(args, args.simulations)
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
-    run_path = writable_dir(run_path)
     torch.manual_seed(args.seed)
     set_threads(args.threads)
     model.to(device)
@@ -160,15 +172,13 @@ def main(argv: list[str] | None = None) -> None:
     strength = StrengthConfig.for_game(
         game.name, games=args.eval_games, search_sims=args.eval_search_sims, search=search_config
     )
-    eval_rng = np.random.default_rng(args.seed + 1)
-
-    def evaluate(net: PolicyValueNet) -> dict[str, float]:
-        return measure_strength(game, net, strength, eval_rng, device)
-
-    logger = RunLogger(run_path, elapsed_offset=elapsed)
-    logger.hyperparameters(args)
-    (run_path / "args.json").write_text(json.dumps(dataclasses.asdict(args), indent=2))
-    print(f"stage 2 ({args.algo}) on {game.name}: run folder {run_path}")
+    evaluation = Evaluation(
+        lambda net, rng: measure_strength(game, net, strength, rng, device),
+        np.random.default_rng(args.seed + 1),
+        strength.games,
+    )
+    if resumed:
+        evaluation.restore(resumed.training_state)
     run = run_selfplay
     if args.algo == "reinforce":
         from train.learn.reinforce import ReinforceConfig, run_reinforce
@@ -185,26 +195,50 @@ def main(argv: list[str] | None = None) -> None:
             weight_decay=args.weight_decay,
             augment=args.augment,
         )
-    metrics = run(
-        game,
-        model,
-        config,
-        device=torch.device(device),
-        logger=logger,
-        checkpoint_dir=run_path,
-        seed=args.seed,
-        args=dataclasses.asdict(args),
-        start_positions=start_positions,
-        evaluate=evaluate,
-        eval_every=args.eval_every,
-        snapshot_every=args.snapshot_every,
-        resume=resumed.training_state if resumed else None,
-    )
-    logger.close()
-    print(f"done: {run_path / 'latest.pt'}")
-    for tag in sorted(metrics):
-        if tag.startswith("eval/"):
-            print(f"  {tag:45s} {metrics[tag]:.3f}")
+
+    # The run folder is made only now, and its latest.pt first: a Ctrl-C from here on leaves
+    # a run to resume.
+    run_path = writable_dir(run_path)
+    with resumable(run_path):
+        if resumed is None:
+            start = IterationProgress(
+                positions_seen=start_positions, elapsed=elapsed, earlier_stages_s=elapsed
+            )
+            first_checkpoint(
+                run_path, model, start, dataclasses.asdict(args), args.seed, evaluation
+            )
+        logger = RunLogger(
+            run_path,
+            elapsed_offset=elapsed,
+            earlier_stages_s=earlier_stages_s,
+            resumed_step=resumed.checkpoint.step if resumed else None,
+        )
+        logger.hyperparameters(args)
+        (run_path / "args.json").write_text(json.dumps(dataclasses.asdict(args), indent=2))
+        print(
+            f"stage 2 ({args.algo}) on {game.name}: run folder {run_path}  "
+            f"(tensorboard --logdir {args.run_dir})"
+        )
+        metrics = run(
+            game,
+            model,
+            config,
+            device=torch.device(device),
+            logger=logger,
+            checkpoint_dir=run_path,
+            seed=args.seed,
+            args=dataclasses.asdict(args),
+            start_positions=start_positions,
+            evaluate=evaluation,
+            eval_every=args.eval_every,
+            snapshot_every=args.snapshot_every,
+            resume=resumed.loop_state if resumed else None,
+        )
+        logger.close()
+        print(f"done: {run_path / 'latest.pt'}")
+        for tag in sorted(metrics):
+            if tag.startswith("eval/"):
+                print(f"  {tag:45s} {metrics[tag]:.3f}")
 
 
 def _fill_defaults(args: Args, game: str, device: str) -> Args:
@@ -247,6 +281,7 @@ def _initial_model(args: Args) -> tuple[PolicyValueNet, object, int, float]:
         config = default_config(args.game)
         sizes = {"blocks": args.blocks, "channels": args.channels}
         config = dataclasses.replace(config, **{k: v for k, v in sizes.items() if v is not None})
+        torch.manual_seed(args.seed)  # the first weights too are the seed's
         return PolicyValueNet(config), get_game(args.game), 0, 0.0
     checkpoint = _load(Path(args.init), args.game)
     elapsed = float(checkpoint.metrics.get("elapsed_s", 0.0))
@@ -268,4 +303,4 @@ def _resume(run_dir: str) -> Resumed:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "scripts.train_selfplay")

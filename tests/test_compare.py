@@ -22,7 +22,7 @@ from models.checkpoint import save_checkpoint
 from models.net import NetConfig, PolicyValueNet
 from scripts import compare
 from tests.test_training_scripts import run_script
-from train.arena.duels import DuelResult, Record, duel
+from train.arena.duels import DuelResult, Record, duel, wilson_interval
 from train.arena.grading import grade_player
 from train.arena.thinking import Strength, thinking_curve
 from train.arena.tournament import (
@@ -33,9 +33,19 @@ from train.arena.tournament import (
     score_matrix,
     solver_sample,
 )
+from train.learn.evaluation import with_intervals
 from train.learn.tb import RunLogger
+from train.report.figures import interval_band, plot_metric
 from train.report.report import ReportConfig, build_report, verdict
-from train.report.runs import discover_runs, label_runs, load_run, read_scalars, stage_boundaries
+from train.report.runs import (
+    Run,
+    discover_runs,
+    label_runs,
+    load_run,
+    read_scalars,
+    shared_tags,
+    stage_boundaries,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -141,6 +151,23 @@ def test_read_scalars_keeps_the_last_value_of_a_step_logged_twice(tmp_path: Path
     series = read_scalars(tmp_path)["losses/total"]
     np.testing.assert_array_equal(series.steps, [10, 20, 30])
     np.testing.assert_array_equal(series.values, [5.0, 3.0, 2.0])
+
+
+def test_a_score_is_drawn_with_its_interval_band(tmp_path: Path) -> None:
+    logger = RunLogger(tmp_path / "run")
+    for step, score in ((100, 0.5), (200, 0.75)):
+        metrics = {"eval/vs_expert/score": score, "losses/total": 1.0}
+        logger.scalars(with_intervals(metrics, games=20), step)
+    logger.close()
+    run = Run(tmp_path / "run", "stage1", "tictactoe", {}, read_scalars(tmp_path / "run"))
+    # The bounds are no curves of their own, but the band of their score.
+    assert shared_tags([run]) == ["eval/vs_expert/score", "losses/total"]
+    low, high = interval_band(run, "eval/vs_expert/score")
+    expected = [wilson_interval(points, 20) for points in (10, 15)]
+    np.testing.assert_allclose(np.stack([low, high], axis=1), expected, atol=1e-6)
+    assert interval_band(run, "losses/total") is None
+    path = plot_metric([run], "eval/vs_expert/score", tmp_path / "score.png")
+    assert path.read_bytes().startswith(PNG_SIGNATURE)
 
 
 def test_runs_are_told_apart_and_labelled(runs_dir: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from models.net import NetConfig, PolicyValueNet
@@ -15,13 +16,16 @@ from train.learn.driver import (
     IterationProgress,
     RunOutputs,
     end_round,
+    first_checkpoint,
     restore,
     resume_run,
     summary,
     training_state,
 )
+from train.learn.evaluation import Evaluation, with_intervals
 from train.learn.optim import make_optimizer
 from train.learn.tb import RunLogger
+from train.report.runs import read_scalars
 
 TINY = NetConfig("tictactoe", blocks=0, channels=4, value_hidden=4)
 
@@ -144,3 +148,81 @@ def test_resume_run_refuses_the_other_stage_and_a_missing_state(tmp_path: Path) 
     exported = _run_folder(tmp_path / "c", "selfplay", None)
     with pytest.raises(CheckpointError, match="no training state"):
         resume_run(exported, "selfplay")
+
+
+def test_stage_two_summary_counts_its_own_time_not_stage_ones() -> None:
+    # 100 s of stage 1, then 61 s of stage 2: charts/elapsed_s says 161, the line 61.
+    progress = IterationProgress(iteration=2, elapsed=161.4, earlier_stages_s=100.0)
+    assert summary(progress, {}, {}).endswith(" | 61s")
+
+
+def test_the_evaluation_generator_is_saved_and_restored_with_the_run(tmp_path: Path) -> None:
+    def measure(net: PolicyValueNet, rng: np.random.Generator) -> dict[str, float]:
+        return {"eval/draw": float(rng.random())}
+
+    evaluation = Evaluation(measure, np.random.default_rng(5), games=0)
+    logger = RunLogger(tmp_path / "tb")
+    outputs = RunOutputs(logger, tmp_path, 1, {}, evaluation, 1, 3)
+    progress = EpochProgress()
+    end_round(_net(), {}, progress, outputs, {})
+    logger.close()
+    expected = [evaluation(_net())["eval/draw"] for _ in range(2)]  # the uninterrupted run's
+    state = load_checkpoint(tmp_path / "latest.pt").training_state
+    resumed = Evaluation(measure, np.random.default_rng(5), games=0)  # seeded as at the start
+    resumed.restore(state)
+    assert [resumed(_net())["eval/draw"] for _ in range(2)] == expected
+    # A checkpoint from before the generator was saved: the seeded generator carries on.
+    older = Evaluation(measure, np.random.default_rng(5), games=0)
+    older.restore({"progress": state["progress"]})
+    assert older.rng.bit_generator.state == np.random.default_rng(5).bit_generator.state
+
+
+def test_each_duel_score_gets_its_wilson_interval() -> None:
+    # 7 wins, 2 draws, 1 loss in 10 games: score 0.8, Wilson 95% interval [0.490, 0.943].
+    metrics = with_intervals({"eval/vs_expert/score": 0.8, "eval/solver/error_rate": 0.1}, 10)
+    assert set(metrics) == {
+        "eval/vs_expert/score",
+        "eval/vs_expert/score_low",
+        "eval/vs_expert/score_high",
+        "eval/solver/error_rate",
+    }
+    assert metrics["eval/vs_expert/score_low"] == pytest.approx(0.4902, abs=1e-4)
+    assert metrics["eval/vs_expert/score_high"] == pytest.approx(0.9433, abs=1e-4)
+    assert with_intervals({"eval/vs_expert/score": 0.8}, 0) == {"eval/vs_expert/score": 0.8}
+
+
+def test_a_new_run_starts_with_a_checkpoint_that_resumes_from_the_start(tmp_path: Path) -> None:
+    start = IterationProgress(positions_seen=700, elapsed=30.0, earlier_stages_s=30.0)
+    first_checkpoint(tmp_path, _net(), start, {"game": "tictactoe"}, 3)
+    resumed = resume_run(tmp_path, "selfplay")
+    assert resumed.progress == start and resumed.checkpoint.step == 700
+    assert resumed.loop_state is None  # the loop starts afresh, from the saved network
+    for name, tensor in resumed.checkpoint.model.state_dict().items():
+        assert torch.equal(tensor, _net().state_dict()[name])
+
+
+def test_resume_removes_the_temporaries_of_killed_checkpoint_writes(tmp_path: Path) -> None:
+    run = _run_folder(tmp_path, "selfplay", {"progress": {"iteration": 1}})
+    (run / ".latest.pt.4242.tmp").write_bytes(b"half a checkpoint")
+    (run / ".best.pt.17.tmp").write_bytes(b"")
+    (run / ".keep.tmp").write_text("not ours")  # no process id: left alone
+    resume_run(run, "selfplay")
+    assert sorted(p.name for p in run.glob(".*")) == [".keep.tmp"]
+
+
+def test_a_resumed_logger_discards_what_the_interrupted_process_logged_later(
+    tmp_path: Path,
+) -> None:
+    first = RunLogger(tmp_path)
+    for step in (10, 20, 30):  # the checkpoint was at 20, the crash after 30
+        first.scalars({"losses/total": float(step)}, step)
+    first.close()
+    resumed = RunLogger(tmp_path, resumed_step=20)
+    resumed.scalars({"losses/total": 31.0}, 30)
+    resumed.close()
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    for tag in ("losses/total", "charts/elapsed_s"):
+        assert [e.step for e in events.Scalars(tag)] == [10, 20, 30]
+    assert [e.value for e in events.Scalars("losses/total")] == [10.0, 20.0, 31.0]
+    np.testing.assert_array_equal(read_scalars(tmp_path)["losses/total"].values, [10, 20, 31])

@@ -108,7 +108,7 @@ def test_resume_refuses_a_run_of_the_other_stage_or_without_training_state(
 def test_selfplay_smoke_from_stage1(stage1: Path, tmp_path: Path) -> None:
     stage1_ckpt = load_checkpoint(stage1 / "best.pt")
     tiny = ["--iterations", "2", "--games-per-iteration", "4", "--simulations", "4"]
-    run_script(
+    result = run_script(
         "train_selfplay",
         "--init",
         str(stage1 / "best.pt"),
@@ -138,6 +138,11 @@ def test_selfplay_smoke_from_stage1(stage1: Path, tmp_path: Path) -> None:
     assert latest.step > stage1_ckpt.step
     assert latest.metrics["elapsed_s"] > stage1_ckpt.metrics["elapsed_s"]
     assert "selfplay/game_length" in latest.metrics
+    # Stage 2 tells where to watch it, as stage 1 does, and counts its own time apart.
+    assert f"(tensorboard --logdir {tmp_path})" in result.stdout
+    progress = latest.training_state["progress"]
+    assert progress["earlier_stages_s"] == stage1_ckpt.metrics["elapsed_s"]
+    assert f"| {progress['elapsed'] - progress['earlier_stages_s']:.0f}s" in result.stdout
 
 
 def test_selfplay_refuses_bad_input_before_any_work(stage1: Path, tmp_path: Path) -> None:
@@ -202,7 +207,8 @@ def test_selfplay_survives_kill_9_and_resumes(tmp_path: Path) -> None:
     deadline = time.monotonic() + 240
     latest = None
     while time.monotonic() < deadline and latest is None:
-        runs = [p for p in tmp_path.glob("*/latest.pt")]
+        # latest.pt is written before the first iteration too: wait for the first iteration's.
+        runs = [p for p in tmp_path.glob("*/latest.pt") if load_checkpoint(p).metrics["iteration"]]
         latest = runs[0] if runs else None
         time.sleep(0.2)
     assert latest is not None, "no checkpoint appeared"

@@ -11,6 +11,13 @@ the pool then SGD) and leaves the rest here:
   ``latest.pt`` with the training state (and ``best.pt``, and snapshots, when asked);
 - resuming: checking a run folder can be continued (:func:`resume_run`), then restoring the
   optimiser, schedule, generator and progress (:func:`restore`).
+
+A run can be killed at any moment and resumed exactly. ``latest.pt`` is the resume point, so
+it is the first file of a new run folder (:func:`first_checkpoint`) and the last written at
+the end of every round, after the snapshot and ``best.pt``: a kill between two writes leaves
+the round to be done again, never a best network lost. Every write is atomic
+(:mod:`models.checkpoint`), the TensorBoard events are flushed before it, and the
+evaluation's generator is part of the saved state (:mod:`train.learn.evaluation`).
 """
 
 from __future__ import annotations
@@ -25,8 +32,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from models.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    remove_temporaries,
+    save_checkpoint,
+)
 from models.net import PolicyValueNet
+from train.learn.evaluation import Evaluation
 from train.learn.tb import RunLogger
 
 
@@ -38,6 +52,7 @@ class EpochProgress:
     positions_seen: int = 0
     best_val_loss: float = float("inf")
     elapsed: float = 0.0
+    earlier_stages_s: float = 0.0  # always 0: stage 1 is the first stage
     unit: ClassVar[str] = "epoch"
     stage: ClassVar[str] = "imitation"
 
@@ -49,7 +64,8 @@ class IterationProgress:
     iteration: int = 0
     positions_seen: int = 0  # training samples consumed, continuing from stage 1
     selfplay_positions: int = 0
-    elapsed: float = 0.0
+    elapsed: float = 0.0  # cumulative seconds, stage 1's included
+    earlier_stages_s: float = 0.0  # stage 1's seconds, when the run continues from it
     unit: ClassVar[str] = "iteration"
     stage: ClassVar[str] = "selfplay"
 
@@ -74,8 +90,9 @@ class RunOutputs:
     """Where a run reports and how often it evaluates: fixed for the whole run.
 
     ``rounds`` is the length of the run (epochs or iterations); ``evaluate`` runs every
-    ``eval_every`` rounds and after the last; every ``snapshot_every`` rounds (0: never) the
-    network is also kept alone as ``iteration_NNNN.pt``.
+    ``eval_every`` rounds and after the last (an :class:`Evaluation` has its generator saved
+    in the checkpoints); every ``snapshot_every`` rounds (0: never) the network is also kept
+    alone as ``iteration_NNNN.pt``.
     """
 
     logger: RunLogger
@@ -103,13 +120,21 @@ class Resumed:
     def training_state(self) -> dict[str, Any]:
         return self.checkpoint.training_state
 
+    @property
+    def loop_state(self) -> dict[str, Any] | None:
+        """What the stage's loop continues from, or None for a run stopped in its first
+        round: its latest.pt (:func:`first_checkpoint`) holds the starting network, and the
+        loop starts afresh from it."""
+        return self.training_state if rounds_done(self.progress) > 0 else None
+
     def describe(self) -> str:
         return f"resuming {self.run_dir} at {self.progress.unit} {rounds_done(self.progress)}"
 
 
 def resume_run(run_dir: str | Path, stage: str) -> Resumed:
     """The run in ``run_dir``, checked to be one of ``stage`` ("imitation" or "selfplay")
-    that can be continued.
+    that can be continued; the temporary files of checkpoint writes it was killed in are
+    removed.
 
     Raises:
         CheckpointError: with one sentence, when ``latest.pt`` is missing or damaged, was
@@ -132,7 +157,37 @@ def resume_run(run_dir: str | Path, stage: str) -> Resumed:
         raise CheckpointError(
             f"{path} holds no training state to resume from (an exported network?)"
         )
+    remove_temporaries(run_dir)
     return Resumed(run_dir, checkpoint, progress_type(**saved))
+
+
+def first_checkpoint(
+    run_dir: Path,
+    model: PolicyValueNet,
+    progress: Progress,
+    args: dict[str, Any],
+    seed: int,
+    evaluate: Callable[[PolicyValueNet], dict[str, float]] | None = None,
+) -> None:
+    """Write ``latest.pt`` for a new run, before anything else in its folder: the starting
+    network and the progress before the first round (with ``evaluate``'s generator, if an
+    :class:`Evaluation`). A run is started from its network and arguments alone, so this
+    is all a run interrupted in its first round needs to resume (:attr:`Resumed.loop_state`).
+    """
+    state: dict[str, Any] = {"progress": asdict(progress)}
+    if isinstance(evaluate, Evaluation):
+        state.update(evaluate.state())
+    metrics = {progress.unit: 0, "elapsed_s": progress.elapsed}
+    save_checkpoint(
+        run_dir / "latest.pt",
+        model,
+        stage=progress.stage,
+        step=progress.positions_seen,
+        args=args,
+        metrics=metrics,
+        seed=seed,
+        training_state=state,
+    )
 
 
 def training_state(
@@ -191,10 +246,10 @@ def end_round(
     keep_as_best: bool = False,
 ) -> bool:
     """What ends every round of every stage: evaluate (every ``eval_every`` rounds and after
-    the last) into ``metrics``, log, count the round done, then write ``latest.pt`` with the
-    loop's ``state`` (from :func:`training_state`) and the progress; also ``best.pt`` when
-    ``keep_as_best``, and every ``snapshot_every`` rounds the network alone as
-    ``iteration_NNNN.pt``. Returns whether the evaluation ran."""
+    the last) into ``metrics``, log, count the round done, then write every
+    ``snapshot_every`` rounds the network alone as ``iteration_NNNN.pt``, ``best.pt`` when
+    ``keep_as_best``, and last ``latest.pt`` with the loop's ``state`` (from
+    :func:`training_state`) and the progress. Returns whether the evaluation ran."""
     done = rounds_done(progress) + 1
     due = done % outputs.eval_every == 0 or done == outputs.rounds
     evaluated = outputs.evaluate is not None and due
@@ -202,7 +257,27 @@ def end_round(
         metrics.update(outputs.evaluate(model))
     outputs.logger.scalars(metrics, progress.positions_seen)
     setattr(progress, progress.unit, done)
+    names = ("best.pt", "latest.pt") if keep_as_best else ("latest.pt",)
+    snapshot = outputs.snapshot_every > 0 and done % outputs.snapshot_every == 0
+    _save(model, metrics, progress, outputs, state, names, snapshot)
+    return evaluated
+
+
+def _save(
+    model: PolicyValueNet,
+    metrics: dict[str, float],
+    progress: Progress,
+    outputs: RunOutputs,
+    state: dict[str, Any],
+    names: tuple[str, ...],
+    snapshot: bool = False,
+) -> None:
+    """Write the checkpoints ``names`` in order (``latest.pt`` last: the resume point), and
+    first the snapshot ``iteration_NNNN.pt`` (without training state) if asked."""
+    outputs.logger.flush()  # the steps the checkpoint passes must outlive a kill after it
     progress.elapsed = outputs.logger.elapsed
+    progress.earlier_stages_s = outputs.logger.earlier_stages_s
+    done = rounds_done(progress)
     description = {
         "stage": progress.stage,
         "step": progress.positions_seen,
@@ -210,23 +285,24 @@ def end_round(
         "metrics": {**metrics, progress.unit: done, "elapsed_s": progress.elapsed},
         "seed": outputs.seed,
     }
-    if outputs.snapshot_every > 0 and done % outputs.snapshot_every == 0:
+    if snapshot:
         save_checkpoint(outputs.checkpoint_dir / f"iteration_{done:04d}.pt", model, **description)
     full = {**state, "progress": asdict(progress)}
-    for name in ("latest.pt", "best.pt") if keep_as_best else ("latest.pt",):
+    if isinstance(outputs.evaluate, Evaluation):
+        full.update(outputs.evaluate.state())
+    for name in names:
         save_checkpoint(outputs.checkpoint_dir / name, model, **description, training_state=full)
-    return evaluated
 
 
 def summary(progress: Progress, metrics: dict[str, float], head: dict[str, float]) -> str:
     """One line for the log: the round, positions seen, the stage's ``head`` numbers, every
-    evaluation score and optimal-move rate, and the time so far."""
+    evaluation score and optimal-move rate, and the stage's time so far."""
     parts = [f"{progress.unit} {rounds_done(progress)}", f"positions {progress.positions_seen:,}"]
     parts += [f"{name} {value:.3f}" for name, value in head.items()]
     for tag in sorted(metrics):
         if tag.startswith("eval/") and tag.endswith(("/score", "optimal_move_rate")):
             parts.append(f"{tag.removeprefix('eval/')} {metrics[tag]:.3f}")
-    parts.append(f"{progress.elapsed:.0f}s")
+    parts.append(f"{progress.elapsed - progress.earlier_stages_s:.0f}s")
     return " | ".join(parts)
 
 

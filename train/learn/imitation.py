@@ -173,7 +173,8 @@ def train_imitation(
                 config.grad_clip,
             )
             progress.positions_seen += len(index)
-            if step % 20 == 0 or step == steps_per_epoch - 1:
+            last = step == steps_per_epoch - 1
+            if step % 20 == 0 or last:
                 rate = len(index) / max(1e-9, logger.elapsed - started)
                 logger.scalars(
                     {
@@ -182,6 +183,7 @@ def train_imitation(
                         "charts/positions_per_s": rate,
                     },
                     progress.positions_seen,
+                    elapsed=not last,  # the epoch's end logs it at this step
                 )
                 bar.set_postfix(loss=f"{float(parts.total):.3f}")
         metrics = validate(model, val_data, device)

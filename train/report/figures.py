@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from train.arena.thinking import ThinkingPoint
-from train.report.runs import Run, stage_boundaries
+from train.report.runs import INTERVAL_SUFFIXES, Run, stage_boundaries
 
 
 def pyplot():
@@ -26,7 +26,8 @@ def pyplot():
 
 
 def plot_metric(runs: Sequence[Run], tag: str, path: str | Path) -> Path:
-    """One tag of every run against positions seen (left) and wall time (right)."""
+    """One tag of every run against positions seen (left) and wall time (right), with its
+    95% interval as a band where the run logged one (duel scores)."""
     plt = pyplot()
     fig, (by_data, by_time) = plt.subplots(
         1, 2, figsize=(11, 3.8), sharey=True, layout="constrained"
@@ -42,6 +43,13 @@ def plot_metric(runs: Sequence[Run], tag: str, path: str | Path) -> Path:
             style.update(marker="o", ms=3.5)
         by_data.plot(series.steps, series.values, **style)
         by_time.plot(run.elapsed_at(series.steps) / scale, series.values, **style)
+        band = interval_band(run, tag)
+        if band is not None:  # each point is an estimate from a few games: its 95% interval
+            low, high = band
+            shade = {"color": f"C{k}", "alpha": 0.15, "lw": 0}
+            named = "95% interval" if k == 0 else None  # one legend entry says what bands are
+            by_data.fill_between(series.steps, low, high, label=named, **shade)
+            by_time.fill_between(run.elapsed_at(series.steps) / scale, low, high, **shade)
     for i, (step, seconds) in enumerate(stage_boundaries(runs)):
         mark = {"color": "0.4", "ls": "--", "lw": 1, "label": "end of stage 1" if i == 0 else None}
         by_data.axvline(step, **mark)
@@ -54,6 +62,18 @@ def plot_metric(runs: Sequence[Run], tag: str, path: str | Path) -> Path:
         ax.grid(alpha=0.3)
     fig.suptitle(tag)
     return save_figure(plt, fig, path)
+
+
+def interval_band(run: Run, tag: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """float64[N] lower and upper bounds of ``tag``'s 95% interval at each of its N steps, if
+    the run logged them (``tag + "_low"``, ``tag + "_high"``) at the same steps; else None."""
+    series = run.scalars.get(tag)
+    bounds = [run.scalars.get(tag + suffix) for suffix in INTERVAL_SUFFIXES]
+    if series is None or any(b is None for b in bounds):
+        return None
+    if not all(np.array_equal(b.steps, series.steps) for b in bounds):
+        return None
+    return bounds[0].values, bounds[1].values
 
 
 def plot_duel_matrix(names: Sequence[str], scores: np.ndarray, path: str | Path) -> Path:

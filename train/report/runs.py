@@ -27,6 +27,9 @@ from models.net import PolicyValueNet
 #: Tag prefixes both stages log under the same names, so that their curves overlay.
 SHARED_PREFIXES = ("losses/", "val/", "eval/", "selfplay/")
 ELAPSED_TAG = "charts/elapsed_s"
+#: A duel score ``.../score`` comes with its 95% interval, ``.../score_low`` to ``.../score_high``
+#: (train/learn/evaluation.py).
+INTERVAL_SUFFIXES = ("_low", "_high")
 #: Run roles, in report order, and how reports name them.
 ROLE_NAMES = {"stage1": "stage 1", "stage2": "stage 2", "scratch": "stage 2 from scratch"}
 
@@ -46,8 +49,10 @@ class Scalars:
 def read_scalars(run_dir: str | Path) -> dict[str, Scalars]:
     """Every scalar tag in the event files of ``run_dir``.
 
-    A resumed run logs again the steps between its last checkpoint and the crash; of the
-    values at one step, the last one written is kept.
+    A resumed run logs again the steps between its last checkpoint and the crash. Its writer
+    marks where it started (TensorBoard's purge step, train/learn/tb.py), and the
+    accumulator drops what the interrupted process logged past it; runs written before that
+    mark existed may still hold a step twice, and of those values the last written is kept.
     """
     events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})  # 0: keep them all
     events.Reload()
@@ -162,6 +167,16 @@ def stage_boundaries(runs: Sequence[Run]) -> list[tuple[int, float]]:
 
 
 def shared_tags(runs: Sequence[Run]) -> list[str]:
-    """The tags under :data:`SHARED_PREFIXES` that any of the runs logged, sorted."""
+    """The tags under :data:`SHARED_PREFIXES` that any of the runs logged, sorted; interval
+    bounds (``.../score_low``, ``.../score_high``) left out, drawn with their tag instead."""
     tags = {t for r in runs for t in r.scalars if t.startswith(SHARED_PREFIXES)}
-    return sorted(tags)
+    return sorted(t for t in tags if interval_of(t) is None)
+
+
+def interval_of(tag: str) -> str | None:
+    """The tag whose 95% interval bound ``tag`` is (``eval/vs_expert/score_low`` ->
+    ``eval/vs_expert/score``), or None for a tag that is no bound."""
+    for suffix in INTERVAL_SUFFIXES:
+        if tag.endswith(f"/score{suffix}"):
+            return tag.removesuffix(suffix)
+    return None

@@ -8,12 +8,27 @@ holds a copy of the network, receives the current weights at every iteration, pl
 share of the games with its own seeded generator, and sends the records back. Training stays
 in the main process. With a fixed number of workers a run is as reproducible as with one:
 the main generator draws each share's seed.
+
+Interrupting the run must never hang nor print the workers' tracebacks, so each worker
+ignores Ctrl-C (the main process handles it and ends the workers) and has a pipe of its own:
+no queue or lock is shared that a dying process could leave held (``multiprocessing.Pool``'s
+terminate can block forever on its task queue's lock). A worker whose main process is gone,
+killed even, ends by itself.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import threading
 import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing import resource_tracker
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import numpy as np
@@ -27,15 +42,19 @@ from train.search.targets import PolicyTarget
 from train.selfplay.games import SelfPlayRecords, merge_records, play_selfplay_games
 
 _worker_model: PolicyValueNet | None = None  # each worker's copy of the network
+#: Seconds a worker gets to end after SIGTERM before it is killed.
+_TERMINATE_WAIT_S = 2.0
+#: How often a worker checks that its main process is still there.
+_ORPHAN_CHECK_S = 0.5
 
 
 class ProcessPoolBackend:
     """A pool of ``workers`` processes playing self-play games with the network's weights.
 
-    Use as a context manager, or call :meth:`close` (the processes end with it). ``spawn``
-    starts clean interpreters: forking a process whose torch has started threads can hang.
-    While the pool waits for the next iteration its cores are free, so the learner may train
-    with ``training_threads`` (one per worker).
+    Use as a context manager, or call :meth:`close` (the processes end with it, within
+    seconds whatever they are doing). ``spawn`` starts clean interpreters: forking a process
+    whose torch has started threads can hang. While the pool waits for the next iteration its
+    cores are free, so the learner may train with ``training_threads`` (one per worker).
     """
 
     def __init__(self, workers: int) -> None:
@@ -44,7 +63,22 @@ class ProcessPoolBackend:
         self.workers = workers
         self.training_threads: int | None = workers
         context = multiprocessing.get_context("spawn")
-        self._pool = context.Pool(workers, initializer=torch.set_num_threads, initargs=(1,))
+        self._processes: list[tuple[BaseProcess, Connection]] = []
+        if hasattr(signal, "pthread_sigmask"):
+            # spawn starts multiprocessing's resource tracker with the first process, and
+            # unblocks SIGINT after doing so: start it first, so that our block holds.
+            resource_tracker.ensure_running()
+        try:
+            with _sigint_deferred():  # the workers inherit SIGINT blocked: deaf from birth
+                for _ in range(workers):
+                    ours, theirs = context.Pipe()
+                    process = context.Process(target=_serve, args=(theirs,), daemon=True)
+                    self._processes.append((process, ours))
+                    process.start()
+                    theirs.close()  # so that our end reads EOF if the worker dies
+        except BaseException:
+            self.close()
+            raise
 
     def __enter__(self) -> ProcessPoolBackend:
         return self
@@ -53,8 +87,20 @@ class ProcessPoolBackend:
         self.close()
 
     def close(self) -> None:
-        self._pool.terminate()
-        self._pool.join()
+        """End the workers: SIGTERM, then SIGKILL those still there after a wait."""
+        processes, self._processes = self._processes, []
+        started = [p for p, _ in processes if p.pid is not None]
+        for _, connection in processes:
+            connection.close()
+        for process in started:
+            if process.exitcode is None:
+                process.terminate()
+        deadline = time.monotonic() + _TERMINATE_WAIT_S
+        for process in started:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.exitcode is None:
+                process.kill()
+                process.join()
 
     def play(
         self,
@@ -85,8 +131,80 @@ class ProcessPoolBackend:
             )
             for share, seed in zip(shares, seeds, strict=True)
         ]
-        parts = self._pool.map(_play_share, tasks)
+        active = self._processes[: len(tasks)]
+        for (_, connection), task in zip(active, tasks, strict=True):
+            connection.send(task)
+        parts = [_receive(process, connection) for process, connection in active]
         return merge_records(parts, wall_time_s=time.perf_counter() - started)
+
+
+def _receive(process: BaseProcess, connection: Connection) -> SelfPlayRecords:
+    """A worker's records, or its failure raised here."""
+    try:
+        ok, result = connection.recv()
+    except (EOFError, OSError):
+        process.join(_TERMINATE_WAIT_S)
+        raise RuntimeError(
+            f"self-play worker {process.pid} ended unexpectedly (exit code {process.exitcode})"
+        ) from None
+    if not ok:
+        raise RuntimeError(f"self-play worker {process.pid} failed:\n{result}")
+    return result
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back during the block, then deliver it: a process started in the block
+    inherits SIGINT blocked (it starts deaf to it), and this process is never interrupted
+    half-way through starting one (which would leave it to die printing a traceback)."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not (
+        threading.main_thread()
+    ):  # Windows has no signal masks; only the main thread handles signals
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            signal.raise_signal(signal.SIGINT)  # to the handler it was meant for
+
+
+def _serve(connection: Connection) -> None:
+    """A worker's life: play each task received, send back (ok, records or traceback), and
+    end when the main process closes the pipe or is gone."""
+    # Ctrl-C reaches the whole process group; the main process alone handles it. Ignoring
+    # the signal also drops one that arrived while it was blocked (at start-up).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    torch.set_num_threads(1)
+    parent = os.getppid()
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    while True:
+        try:
+            task = connection.recv()
+        except (EOFError, OSError):  # the main process closed the pipe, or is gone
+            return
+        try:
+            reply = (True, _play_share(task))
+        except Exception:
+            reply = (False, traceback.format_exc())
+        try:
+            connection.send(reply)
+        except OSError:  # BrokenPipeError: nobody waits for the records any more
+            return
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """End this worker soon after its main process is gone (killed, even mid-game)."""
+    while os.getppid() == parent:
+        time.sleep(_ORPHAN_CHECK_S)
+    os._exit(0)
 
 
 def _play_share(task: tuple[Any, ...]) -> SelfPlayRecords:
