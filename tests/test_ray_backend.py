@@ -162,11 +162,14 @@ def test_a_ray_run_resumes_after_its_driver_is_killed(cluster: str, tmp_path: Pa
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    # A new run folder starts with its latest.pt (iteration 0): wait for a finished iteration.
     deadline, latest = time.monotonic() + 240, None
     while time.monotonic() < deadline and latest is None:
-        latest = next(iter(tmp_path.glob("*/latest.pt")), None)
+        found = next(iter(tmp_path.glob("*/latest.pt")), None)
+        if found is not None and load_checkpoint(found).metrics.get("iteration", 0) >= 1:
+            latest = found
         time.sleep(0.2)
-    assert latest is not None, "no checkpoint appeared"
+    assert latest is not None, "no iteration's checkpoint appeared"
     time.sleep(1.5)  # into a later iteration
     process.send_signal(signal.SIGKILL)
     process.wait()
