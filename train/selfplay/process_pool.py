@@ -24,8 +24,6 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -36,6 +34,7 @@ import torch
 
 from envs import State, get_game
 from models.net import NetConfig, PolicyValueNet
+from train.interrupts import sigint_deferred
 from train.search.evaluators import NetworkEvaluator
 from train.search.search import MCTSConfig
 from train.search.targets import PolicyTarget
@@ -69,7 +68,7 @@ class ProcessPoolBackend:
             # unblocks SIGINT after doing so: start it first, so that our block holds.
             resource_tracker.ensure_running()
         try:
-            with _sigint_deferred():  # the workers inherit SIGINT blocked: deaf from birth
+            with sigint_deferred():  # the workers inherit SIGINT blocked: deaf from birth
                 for _ in range(workers):
                     ours, theirs = context.Pipe()
                     process = context.Process(target=_serve, args=(theirs,), daemon=True)
@@ -150,28 +149,6 @@ def _receive(process: BaseProcess, connection: Connection) -> SelfPlayRecords:
     if not ok:
         raise RuntimeError(f"self-play worker {process.pid} failed:\n{result}")
     return result
-
-
-@contextmanager
-def _sigint_deferred() -> Iterator[None]:
-    """Hold Ctrl-C back during the block, then deliver it: a process started in the block
-    inherits SIGINT blocked (it starts deaf to it), and this process is never interrupted
-    half-way through starting one (which would leave it to die printing a traceback)."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not (
-        threading.main_thread()
-    ):  # Windows has no signal masks; only the main thread handles signals
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        signal.signal(signal.SIGINT, previous)
-        if caught:
-            signal.raise_signal(signal.SIGINT)  # to the handler it was meant for
 
 
 def _serve(connection: Connection) -> None:
