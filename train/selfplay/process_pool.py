@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 import time
@@ -132,7 +133,7 @@ class ProcessPoolBackend:
         ]
         active = self._processes[: len(tasks)]
         for (_, connection), task in zip(active, tasks, strict=True):
-            connection.send(task)
+            _send(connection, task)
         parts = [_receive(process, connection) for process, connection in active]
         return merge_records(parts, wall_time_s=time.perf_counter() - started)
 
@@ -140,7 +141,7 @@ class ProcessPoolBackend:
 def _receive(process: BaseProcess, connection: Connection) -> SelfPlayRecords:
     """A worker's records, or its failure raised here."""
     try:
-        ok, result = connection.recv()
+        ok, result = _recv(connection)
     except (EOFError, OSError):
         process.join(_TERMINATE_WAIT_S)
         raise RuntimeError(
@@ -164,7 +165,7 @@ def _serve(connection: Connection) -> None:
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
     while True:
         try:
-            task = connection.recv()
+            task = _recv(connection)
         except (EOFError, OSError):  # the main process closed the pipe, or is gone
             return
         try:
@@ -172,9 +173,20 @@ def _serve(connection: Connection) -> None:
         except Exception:
             reply = (False, traceback.format_exc())
         try:
-            connection.send(reply)
+            _send(connection, reply)
         except OSError:  # BrokenPipeError: nobody waits for the records any more
             return
+
+
+def _send(connection: Connection, item: Any) -> None:
+    # Plain pickle, not the Connection's own (multiprocessing's, to which torch adds tensors
+    # passed as shared memory, their file descriptors served by a helper thread): the weights
+    # and records travel by value, and a worker ended mid-transfer leaves nothing to serve.
+    connection.send_bytes(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _recv(connection: Connection) -> Any:
+    return pickle.loads(connection.recv_bytes())
 
 
 def _exit_when_orphaned(parent: int) -> None:
