@@ -19,6 +19,7 @@ import re
 import signal
 import sys
 import textwrap
+import threading
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -214,14 +215,21 @@ class RunInterrupted(Exception):
         self.run_dir = run_dir
 
 
+#: Set by the SIGINT handler of :func:`run_main`: from then on, whatever error ends the
+#: run is the interruption's doing (code cut short can fail again as it unwinds, and say so).
+_CTRL_C = threading.Event()
+
+
 @contextmanager
 def resumable(run_dir: Path) -> Iterator[None]:
     """Ctrl-C inside the block names ``run_dir``, so that :func:`run_main` can print the
     command that resumes it."""
     try:
         yield
-    except KeyboardInterrupt:
-        raise RunInterrupted(run_dir) from None
+    except BaseException as err:
+        if isinstance(err, KeyboardInterrupt) or _CTRL_C.is_set():
+            raise RunInterrupted(run_dir) from None
+        raise
 
 
 def run_main(main: Callable[[], object], module: str) -> None:
@@ -238,7 +246,9 @@ def run_main(main: Callable[[], object], module: str) -> None:
         return
     except RunInterrupted as stop:
         run_dir = stop.run_dir
-    except KeyboardInterrupt:
+    except BaseException:
+        if not _CTRL_C.is_set():
+            raise
         run_dir = None
     # Here, past the except clauses, the interrupted frames are gone, and the progress bars
     # they held have printed their last line: ours comes last.
@@ -262,5 +272,6 @@ def run_main(main: Callable[[], object], module: str) -> None:
 
 
 def _interrupt_once(signum: int, frame: object) -> None:
+    _CTRL_C.set()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt

@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     with resumable(run_path):
         if resumed is None:
             start = IterationProgress(
-                positions_seen=start_positions, elapsed=elapsed, earlier_stages_s=elapsed
+                positions_seen=start_positions, elapsed=elapsed, earlier_stages_s=earlier_stages_s
             )
             first_checkpoint(
                 run_path, model, start, dataclasses.asdict(args), args.seed, evaluation

@@ -33,6 +33,7 @@ from tensorboard.backend.event_processing.plugin_event_accumulator import (
 )
 
 from models.checkpoint import load_checkpoint
+from train.interrupts import sigint_deferred
 from train.report.runs import read_scalars
 
 pytestmark = pytest.mark.skipif(
@@ -249,6 +250,22 @@ def assert_best_is_best(run: Path, reference: Path) -> None:
 
 def epochs_done(run_dir: Path, unit: str) -> int:
     return int(load_checkpoint(run_dir / "latest.pt").metrics[unit])
+
+
+# --- holding Ctrl-C back -----------------------------------------------------------------
+
+
+def test_a_ctrl_c_inside_a_deferred_block_is_handled_after_it() -> None:
+    seen = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append("handled"))
+    try:
+        with sigint_deferred():  # e.g. a checkpoint file being written
+            signal.raise_signal(signal.SIGINT)
+            seen.append("block done")
+        seen.append("after")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert seen == ["block done", "handled", "after"]
 
 
 # --- the runs -------------------------------------------------------------------------------

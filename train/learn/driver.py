@@ -40,6 +40,7 @@ from models.checkpoint import (
     save_checkpoint,
 )
 from models.net import PolicyValueNet
+from train.interrupts import sigint_deferred
 from train.learn.evaluation import Evaluation
 from train.learn.tb import RunLogger
 
@@ -174,20 +175,14 @@ def first_checkpoint(
     :class:`Evaluation`). A run is started from its network and arguments alone, so this
     is all a run interrupted in its first round needs to resume (:attr:`Resumed.loop_state`).
     """
-    state: dict[str, Any] = {"progress": asdict(progress)}
+    state = {"progress": asdict(progress)}
     if isinstance(evaluate, Evaluation):
         state.update(evaluate.state())
     metrics = {progress.unit: 0, "elapsed_s": progress.elapsed}
-    save_checkpoint(
-        run_dir / "latest.pt",
-        model,
-        stage=progress.stage,
-        step=progress.positions_seen,
-        args=args,
-        metrics=metrics,
-        seed=seed,
-        training_state=state,
-    )
+    description = {"stage": progress.stage, "step": progress.positions_seen, "seed": seed}
+    with sigint_deferred():
+        save_checkpoint(run_dir / "latest.pt", model, **description, args=args, metrics=metrics,
+                        training_state=state)  # fmt: skip
 
 
 def training_state(
@@ -248,36 +243,18 @@ def end_round(
     """What ends every round of every stage: evaluate (every ``eval_every`` rounds and after
     the last) into ``metrics``, log, count the round done, then write every
     ``snapshot_every`` rounds the network alone as ``iteration_NNNN.pt``, ``best.pt`` when
-    ``keep_as_best``, and last ``latest.pt`` with the loop's ``state`` (from
-    :func:`training_state`) and the progress. Returns whether the evaluation ran."""
+    ``keep_as_best``, and last ``latest.pt`` (the resume point) with the loop's ``state``
+    (from :func:`training_state`) and the progress. Returns whether the evaluation ran."""
     done = rounds_done(progress) + 1
     due = done % outputs.eval_every == 0 or done == outputs.rounds
     evaluated = outputs.evaluate is not None and due
     if evaluated:
         metrics.update(outputs.evaluate(model))
     outputs.logger.scalars(metrics, progress.positions_seen)
-    setattr(progress, progress.unit, done)
-    names = ("best.pt", "latest.pt") if keep_as_best else ("latest.pt",)
-    snapshot = outputs.snapshot_every > 0 and done % outputs.snapshot_every == 0
-    _save(model, metrics, progress, outputs, state, names, snapshot)
-    return evaluated
-
-
-def _save(
-    model: PolicyValueNet,
-    metrics: dict[str, float],
-    progress: Progress,
-    outputs: RunOutputs,
-    state: dict[str, Any],
-    names: tuple[str, ...],
-    snapshot: bool = False,
-) -> None:
-    """Write the checkpoints ``names`` in order (``latest.pt`` last: the resume point), and
-    first the snapshot ``iteration_NNNN.pt`` (without training state) if asked."""
     outputs.logger.flush()  # the steps the checkpoint passes must outlive a kill after it
+    setattr(progress, progress.unit, done)
     progress.elapsed = outputs.logger.elapsed
     progress.earlier_stages_s = outputs.logger.earlier_stages_s
-    done = rounds_done(progress)
     description = {
         "stage": progress.stage,
         "step": progress.positions_seen,
@@ -285,13 +262,17 @@ def _save(
         "metrics": {**metrics, progress.unit: done, "elapsed_s": progress.elapsed},
         "seed": outputs.seed,
     }
-    if snapshot:
-        save_checkpoint(outputs.checkpoint_dir / f"iteration_{done:04d}.pt", model, **description)
     full = {**state, "progress": asdict(progress)}
     if isinstance(outputs.evaluate, Evaluation):
         full.update(outputs.evaluate.state())
-    for name in names:
-        save_checkpoint(outputs.checkpoint_dir / name, model, **description, training_state=full)
+    writes = [(name, full) for name in (("best.pt",) if keep_as_best else ()) + ("latest.pt",)]
+    if outputs.snapshot_every > 0 and done % outputs.snapshot_every == 0:
+        writes.insert(0, (f"iteration_{done:04d}.pt", None))
+    for name, saved_state in writes:
+        with sigint_deferred():  # a Ctrl-C comes between two files, never inside one
+            path = outputs.checkpoint_dir / name
+            save_checkpoint(path, model, **description, training_state=saved_state)
+    return evaluated
 
 
 def summary(progress: Progress, metrics: dict[str, float], head: dict[str, float]) -> str:

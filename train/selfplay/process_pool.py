@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -36,6 +35,7 @@ import torch
 
 from envs import State, get_game
 from models.net import NetConfig, PolicyValueNet
+from train.interrupts import sigint_deferred
 from train.search.evaluators import NetworkEvaluator
 from train.search.search import MCTSConfig
 from train.search.targets import PolicyTarget
@@ -69,7 +69,7 @@ class ProcessPoolBackend:
             # unblocks SIGINT after doing so: start it first, so that our block holds.
             resource_tracker.ensure_running()
         try:
-            with _sigint_deferred():  # the workers inherit SIGINT blocked: deaf from birth
+            with sigint_deferred():  # the workers inherit SIGINT blocked: deaf from birth
                 for _ in range(workers):
                     ours, theirs = context.Pipe()
                     process = context.Process(target=_serve, args=(theirs,), daemon=True)
@@ -133,7 +133,7 @@ class ProcessPoolBackend:
         ]
         active = self._processes[: len(tasks)]
         for (_, connection), task in zip(active, tasks, strict=True):
-            connection.send(task)
+            _send(connection, task)
         parts = [_receive(process, connection) for process, connection in active]
         return merge_records(parts, wall_time_s=time.perf_counter() - started)
 
@@ -141,7 +141,7 @@ class ProcessPoolBackend:
 def _receive(process: BaseProcess, connection: Connection) -> SelfPlayRecords:
     """A worker's records, or its failure raised here."""
     try:
-        ok, result = connection.recv()
+        ok, result = _recv(connection)
     except (EOFError, OSError):
         process.join(_TERMINATE_WAIT_S)
         raise RuntimeError(
@@ -150,28 +150,6 @@ def _receive(process: BaseProcess, connection: Connection) -> SelfPlayRecords:
     if not ok:
         raise RuntimeError(f"self-play worker {process.pid} failed:\n{result}")
     return result
-
-
-@contextmanager
-def _sigint_deferred() -> Iterator[None]:
-    """Hold Ctrl-C back during the block, then deliver it: a process started in the block
-    inherits SIGINT blocked (it starts deaf to it), and this process is never interrupted
-    half-way through starting one (which would leave it to die printing a traceback)."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not (
-        threading.main_thread()
-    ):  # Windows has no signal masks; only the main thread handles signals
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        signal.signal(signal.SIGINT, previous)
-        if caught:
-            signal.raise_signal(signal.SIGINT)  # to the handler it was meant for
 
 
 def _serve(connection: Connection) -> None:
@@ -187,7 +165,7 @@ def _serve(connection: Connection) -> None:
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
     while True:
         try:
-            task = connection.recv()
+            task = _recv(connection)
         except (EOFError, OSError):  # the main process closed the pipe, or is gone
             return
         try:
@@ -195,9 +173,20 @@ def _serve(connection: Connection) -> None:
         except Exception:
             reply = (False, traceback.format_exc())
         try:
-            connection.send(reply)
+            _send(connection, reply)
         except OSError:  # BrokenPipeError: nobody waits for the records any more
             return
+
+
+def _send(connection: Connection, item: Any) -> None:
+    # Plain pickle, not the Connection's own (multiprocessing's, to which torch adds tensors
+    # passed as shared memory, their file descriptors served by a helper thread): the weights
+    # and records travel by value, and a worker ended mid-transfer leaves nothing to serve.
+    connection.send_bytes(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _recv(connection: Connection) -> Any:
+    return pickle.loads(connection.recv_bytes())
 
 
 def _exit_when_orphaned(parent: int) -> None:
