@@ -13,7 +13,7 @@ Interrupting the run must never hang nor print the workers' tracebacks, so each 
 ignores Ctrl-C (the main process handles it and ends the workers) and has a pipe of its own:
 no queue or lock is shared that a dying process could leave held (``multiprocessing.Pool``'s
 terminate can block forever on its task queue's lock). A worker whose main process is gone,
-killed even, ends by itself.
+killed even, ends by itself: within a second, or once its start-up (imports) is done.
 """
 
 from __future__ import annotations
@@ -72,7 +72,9 @@ class ProcessPoolBackend:
             with sigint_deferred():  # the workers inherit SIGINT blocked: deaf from birth
                 for _ in range(workers):
                     ours, theirs = context.Pipe()
-                    process = context.Process(target=_serve, args=(theirs,), daemon=True)
+                    process = context.Process(
+                        target=_serve, args=(theirs, os.getpid()), daemon=True
+                    )
                     self._processes.append((process, ours))
                     process.start()
                     theirs.close()  # so that our end reads EOF if the worker dies
@@ -152,7 +154,7 @@ def _receive(process: BaseProcess, connection: Connection) -> SelfPlayRecords:
     return result
 
 
-def _serve(connection: Connection) -> None:
+def _serve(connection: Connection, parent: int) -> None:
     """A worker's life: play each task received, send back (ok, records or traceback), and
     end when the main process closes the pipe or is gone."""
     # Ctrl-C reaches the whole process group; the main process alone handles it. Ignoring
@@ -161,7 +163,6 @@ def _serve(connection: Connection) -> None:
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     torch.set_num_threads(1)
-    parent = os.getppid()
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
     while True:
         try:
