@@ -212,3 +212,18 @@ def _entropy(p: np.ndarray) -> np.ndarray:
     p = np.asarray(p, dtype=np.float64)
     logs = np.log(np.where(p > 0, p, 1.0))
     return -(p * logs).sum(axis=1)
+
+
+def split_shares(
+    n_games: int, parts: int, rng: np.random.Generator
+) -> list[tuple[np.ndarray, int]]:
+    """Games ``0..n_games-1`` split as evenly as possible over ``parts`` players, each share
+    with its own seed drawn from the run's generator, in share order: the contract that makes
+    every multi-worker backend play the same games for the same seed.
+
+    Returns:
+        ``(game indices int[k], seed)`` per non-empty share.
+    """
+    shares = [s for s in np.array_split(np.arange(n_games), parts) if len(s)]
+    seeds = rng.integers(0, 2**63 - 1, len(shares))
+    return [(share, int(seed)) for share, seed in zip(shares, seeds, strict=True)]

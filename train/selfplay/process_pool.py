@@ -39,7 +39,12 @@ from train.interrupts import sigint_deferred
 from train.search.evaluators import NetworkEvaluator
 from train.search.search import MCTSConfig
 from train.search.targets import PolicyTarget
-from train.selfplay.games import SelfPlayRecords, merge_records, play_selfplay_games
+from train.selfplay.games import (
+    SelfPlayRecords,
+    merge_records,
+    play_selfplay_games,
+    split_shares,
+)
 
 _worker_model: PolicyValueNet | None = None  # each worker's copy of the network
 #: Seconds a worker gets to end after SIGTERM before it is killed.
@@ -118,20 +123,18 @@ class ProcessPoolBackend:
         shared out over the workers (``n_games`` split as evenly as possible)."""
         started = time.perf_counter()
         weights = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-        shares = [s for s in np.array_split(np.arange(n_games), self.workers) if len(s)]
-        seeds = rng.integers(0, 2**63 - 1, len(shares))
         tasks = [
             (
                 model.config,
                 weights,
                 config,
                 len(share),
-                int(seed),
+                seed,
                 temperature_moves,
                 None if start_states is None else start_states[share],
                 policy_target,
             )
-            for share, seed in zip(shares, seeds, strict=True)
+            for share, seed in split_shares(n_games, self.workers, rng)
         ]
         active = self._processes[: len(tasks)]
         for (_, connection), task in zip(active, tasks, strict=True):

@@ -32,7 +32,12 @@ from models.net import NetConfig, PolicyValueNet
 from train.search.evaluators import NetworkEvaluator
 from train.search.search import MCTSConfig
 from train.search.targets import PolicyTarget
-from train.selfplay.games import SelfPlayRecords, merge_records, play_selfplay_games
+from train.selfplay.games import (
+    SelfPlayRecords,
+    merge_records,
+    play_selfplay_games,
+    split_shares,
+)
 
 try:
     import ray
@@ -155,19 +160,17 @@ class RayBackend:
         started = time.perf_counter()
         self._ensure_actors(model.config)
         weights = ray.put({name: t.detach().cpu() for name, t in model.state_dict().items()})
-        shares = [s for s in np.array_split(np.arange(n_games), self.workers) if len(s)]
-        seeds = rng.integers(0, 2**63 - 1, len(shares))
         tasks = [
             (
                 weights,
                 config,
                 len(share),
-                int(seed),
+                seed,
                 temperature_moves,
                 None if start_states is None else start_states[share],
                 policy_target,
             )
-            for share, seed in zip(shares, seeds, strict=True)
+            for share, seed in split_shares(n_games, self.workers, rng)
         ]
         pending = {i: self._actors[i].play.remote(*task) for i, task in enumerate(tasks)}
         parts: dict[int, SelfPlayRecords] = {}
