@@ -145,7 +145,9 @@ class PolicyValueNet(nn.Module):
             logits: float32[B, A], illegal moves masked (when ``legal`` is given).
             value: float32[B] in [-1, 1], from the view of the player to move.
         """
-        features = self.tower(self.stem(obs))
+        # A copy in another precision (``inference_copy(...).to(torch.bfloat16)``) takes the
+        # same float32 observations; for the float32 network this is a no-op.
+        features = self.tower(self.stem(obs.to(self.stem[0].weight.dtype)))
         # The heads' outputs go to float32 before masking, so that ILLEGAL_LOGIT stays finite
         # even if the body ran in half precision under autocast.
         logits = self.policy_head(features).float()

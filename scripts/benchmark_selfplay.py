@@ -12,6 +12,12 @@ For the game's default network, from one run on one machine, this prints
    network call per simulation;
 4. self-play positions/s of each: one whole batch of ``--batch`` games with the batched
    search (``train.selfplay.games``), and games played one after another with the reference;
+5. where the time of one self-play move of ``--batch`` games goes (search with root noise,
+   move choice, the move itself), timed by phase (``train/search/timing.py``): the network
+   (its forward pass with the numpy <-> torch conversions and the softmax), the tree's
+   numpy work (``descend``, ``expand``, ``backup`` in ``train/search/tree.py``, PUCT
+   included), the rules (``envs/``: moves, legal moves, wins, observations) and the rest
+   (Python between them, the move choice); and the network's share of the search's time;
 
 and the ratios. Both searches call the same evaluator (``NetworkEvaluator``), so the ratios
 measure the search, not the network. Other processes on a shared machine only ever slow a
@@ -23,6 +29,7 @@ best round is kept; the load average is printed with the numbers. Example::
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from collections.abc import Callable
@@ -34,12 +41,15 @@ import torch
 
 from envs import GAME_NAMES, Game, State, get_game
 from models.net import PolicyValueNet, default_config
+from models.onnx_net import OnnxNet
 from scripts.benchmark_net import macs_per_position
 from scripts.cli import arg, parse, resolve_device, set_threads
 from train.arena.positions import random_positions
-from train.search.evaluators import NetworkEvaluator
+from train.search.eval_cache import EvaluationCache
+from train.search.evaluators import NetworkEvaluator, Precision, Runtime
 from train.search.reference import reference_search
 from train.search.search import MCTSConfig, search, select_action
+from train.search.timing import PhaseTimer, TimedGame
 from train.selfplay.games import play_selfplay_games
 
 
@@ -55,6 +65,13 @@ class Args:
     seconds: float = arg(2.0, "time budget of each measurement in each round")
     rounds: int = arg(3, "interleaved rounds of every measurement; the best round is reported")
     compile: bool = arg(False, "run the network through torch.compile (compile time reported)")
+    eval_cache: int = arg(
+        0, "positions the evaluator remembers (train/search/eval_cache.py); 0: no cache"
+    )
+    precision: Precision = arg("float32", "the network's precision in the search (torch runtime)")
+    runtime: Runtime = arg(
+        "torch", "what runs the network in the search (onnxruntime: pip install -e '.[onnx]')"
+    )
     selfplay: bool = arg(True, "also time self-play (the batched side plays --batch whole games)")
     seed: int = arg(0, "seed of the network's weights, the positions and the search noise")
 
@@ -104,6 +121,64 @@ def _reference_selfplay_move(
     return 1
 
 
+#: The phases of a profiled move, as reported (``tree`` is descend + expand + backup).
+PROFILE_PHASES = ("network", "tree", "rules", "other")
+
+
+def profile_selfplay_moves(
+    game: Game,
+    evaluate: NetworkEvaluator,
+    config: MCTSConfig,
+    states: State,
+    rng: np.random.Generator,
+    seconds: float,
+) -> dict[str, float]:
+    """Time consecutive self-play moves of the games at ``states`` (State[B], unfinished) by
+    phase, for ``seconds`` (at least one move): each move searches with root noise, draws
+    the moves at temperature 1 and plays them, as ``play_selfplay_games`` does; a game that
+    ends starts again from the empty board, so the batch stays full (and an evaluation
+    cache sees the previous moves' positions, as in self-play).
+
+    Returns:
+        each phase's share of the moves' wall time, by name: ``network``, ``tree`` (with its
+        parts ``descend``, ``expand``, ``backup``), ``rules``, ``other`` (the first four of
+        which sum to 1); ``network_share_of_search``, the network's share of the time inside
+        ``search``; ``move_s``, the mean seconds per move.
+    """
+    timer = PhaseTimer()
+    timed_game = TimedGame(game, timer)
+    # A shallow copy shares the evaluator's inference copy (compiled or not) and its cache,
+    # so that only its rules (the observations) are timed apart.
+    timed_evaluator = copy.copy(evaluate)
+    timed_evaluator.game = timed_game
+    if timed_evaluator.cache is not None:
+        timed_evaluator.cache.clear()
+    network = timer.wrap(timed_evaluator, "network")
+    moves, total, in_search = 0, 0.0, 0.0
+    while moves == 0 or total < seconds:
+        start = time.perf_counter()
+        result = search(timed_game, states, network, config, rng, add_noise=True, timer=timer)
+        searched = time.perf_counter()
+        actions = select_action(result.visits, 1.0, rng)
+        after = timed_game.step(states, actions)
+        states = State.where(timed_game.is_terminal(after), game.initial_state(len(after)), after)
+        total += time.perf_counter() - start
+        in_search += searched - start
+        moves += 1
+    shares = timer.fractions(total)
+    parts = {name: shares.get(name, 0.0) for name in ("descend", "expand", "backup")}
+    split = {
+        "network": shares.get("network", 0.0),
+        "tree": sum(parts.values()),
+        "rules": shares.get("rules", 0.0),
+        "other": shares["other"],
+        **parts,
+    }
+    split["network_share_of_search"] = timer.totals.get("network", 0.0) / in_search
+    split["move_s"] = total / moves
+    return split
+
+
 def main(args: Args) -> dict[str, float]:
     """Run the measurements, print them, and return them by name."""
     if min(args.batch, args.simulations, args.rounds) < 1 or args.seconds < 0:
@@ -118,10 +193,23 @@ def main(args: Args) -> dict[str, float]:
     config = MCTSConfig(simulations=args.simulations)
     load_before = os.getloadavg()
 
-    evaluate = NetworkEvaluator(model, game, device=device, compile=args.compile)
+    evaluate = NetworkEvaluator(
+        model,
+        game,
+        device=device,
+        compile=args.compile,
+        precision=args.precision,
+        runtime=args.runtime,
+    )
     started = time.perf_counter()
     fast = evaluate.fast_model()  # builds the folded copy (and compiles it, if asked)
     setup_s = time.perf_counter() - started
+    # Self-play's evaluator: the same copy, with the cache if asked. The search and network
+    # measurements repeat the same positions, which a cache would answer for free.
+    selfplay_evaluate = copy.copy(evaluate)
+    selfplay_evaluate.cache = (
+        EvaluationCache(game.num_actions, args.eval_cache) if args.eval_cache else None
+    )
 
     # The same roots for every measurement: positions from random games.
     states = random_positions(game, args.batch, game.num_cells // 2 - 1, rng)
@@ -131,10 +219,15 @@ def main(args: Args) -> dict[str, float]:
     roots = [states[i] for i in range(len(states))]
     batched, reference = _Counting(evaluate), _Counting(evaluate)
 
-    def forward(net: torch.nn.Module, size: int) -> Callable[[], int]:
+    obs_np = obs.cpu().numpy()
+
+    def forward(net: torch.nn.Module | OnnxNet, size: int) -> Callable[[], int]:
         def work() -> int:
-            with torch.inference_mode():
-                net(obs[:size], legal_t[:size])
+            if isinstance(net, OnnxNet):  # numpy in and out
+                net(obs_np[:size], legal[:size])
+            else:
+                with torch.inference_mode():
+                    net(obs[:size], legal_t[:size])
             return size
 
         return work
@@ -171,9 +264,16 @@ def main(args: Args) -> dict[str, float]:
         for name, work in measurements.items():
             results[name] = max(results[name], _timed(work, args.seconds, sync))
     if args.selfplay:
-        records = play_selfplay_games(game, evaluate, config, args.batch, rng)
+        cpu_started = time.process_time()
+        records = play_selfplay_games(game, selfplay_evaluate, config, args.batch, rng)
+        results["batched_positions_cpu"] = len(records) / (time.process_time() - cpu_started)
         results["batched_positions"] = records.stats.positions_per_s
         results["selfplay_games_s"] = records.stats.wall_time_s
+        cache = selfplay_evaluate.cache
+        if cache is not None:
+            results["cache_hit_rate"] = cache.hits / max(cache.hits + cache.misses, 1)
+    profile = profile_selfplay_moves(game, selfplay_evaluate, config, states, rng, args.seconds)
+    results.update({f"profile_{name}": share for name, share in profile.items()})
     for name, counted in (("batched", batched), ("reference", reference)):
         # Positions the network scored per second of search, and its mean batch size.
         share = counted.positions / counted.simulations
@@ -198,7 +298,8 @@ def _report(
     print(
         f"{args.game} net {cfg.blocks}x{cfg.channels} ({macs_per_position(model) / 1e6:.1f} "
         f"MMAC/pos), device={device}, threads={args.threads}, compile={args.compile} "
-        f"(setup {r['setup_s']:.1f} s), batch={b}, simulations={args.simulations}, "
+        f"(setup {r['setup_s']:.1f} s), runtime={args.runtime}, precision={args.precision}, "
+        f"eval cache={args.eval_cache}, batch={b}, simulations={args.simulations}, "
         f"best of {args.rounds} x {args.seconds:g} s"
     )
     print(f"load average (1/5/15 min): before {_load(load_before)}, after {_load(load_after)}")
@@ -220,12 +321,21 @@ def _report(
         )
     print(f"batched / reference simulations/s: {r['batched_sims'] / r['reference_sims']:.2f}x")
     if args.selfplay:
+        hits = f", eval cache hits {r['cache_hit_rate']:.0%}" if "cache_hit_rate" in r else ""
         print(
             f"self-play positions/s: batched {r['batched_positions']:,.1f} "
-            f"({b} games in {r['selfplay_games_s']:.1f} s), "
+            f"({b} games in {r['selfplay_games_s']:.1f} s; per CPU second of this process "
+            f"{r['batched_positions_cpu']:,.1f}{hits}), "
             f"reference {r['reference_positions']:,.1f}, "
             f"ratio {r['batched_positions'] / r['reference_positions']:.2f}x"
         )
+    print(
+        f"a self-play move of {b} games ({r['profile_move_s'] * 1e3:,.0f} ms), by phase: "
+        + ", ".join(f"{name} {r[f'profile_{name}']:.0%}" for name in PROFILE_PHASES)
+        + f" (tree: descend {r['profile_descend']:.0%}, expand {r['profile_expand']:.0%}, "
+        f"backup {r['profile_backup']:.0%}); the network is "
+        f"{r['profile_network_share_of_search']:.0%} of the search's time"
+    )
 
 
 def _load(load: tuple[float, ...]) -> str:

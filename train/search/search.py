@@ -34,6 +34,7 @@ from envs.core import Game, State
 from envs.players import sample_masked
 from train.search.protocols import Evaluator, InteriorSelection, RootSelection
 from train.search.puct import PUCT_ROOT, MCTSConfig, puct_actions
+from train.search.timing import PhaseTimer, no_timer
 from train.search.tree import ROOT_INDEX, backup, descend, expand, init_tree
 
 # MCTSConfig and Evaluator are imported from here by most callers.
@@ -75,6 +76,7 @@ def search(
     add_noise: bool = False,
     root_selection: RootSelection = PUCT_ROOT,
     interior_selection: InteriorSelection = puct_actions,
+    timer: PhaseTimer | None = None,
 ) -> SearchResult:
     """Run ``config.simulations`` simulations from each of a batch of positions.
 
@@ -89,6 +91,8 @@ def search(
         root_selection: chooses the root action of each simulation and the recommended
             move (default AlphaZero's PUCT root).
         interior_selection: chooses the actions below the root (default PUCT).
+        timer: if given, the simulations' steps are timed as its phases ``descend``,
+            ``expand`` and ``backup`` (``train/search/timing.py``).
 
     Returns:
         a :class:`SearchResult` of arrays ``[B, ...]``.
@@ -101,11 +105,15 @@ def search(
     tree = init_tree(game, states, root_legal, root_priors, root_values, config.simulations + 1)
     plan = root_selection.start(tree, config, rng, add_noise)
 
+    phase = no_timer if timer is None else timer.phase
     for sim in range(config.simulations):
-        root_actions = plan.select(tree, sim)
-        parents, actions, leaves = descend(tree, root_actions, interior_selection, config)
-        leaves, values = expand(tree, game, evaluate, sim + 1, parents, actions, leaves)
-        backup(tree, leaves, values)
+        with phase("descend"):
+            root_actions = plan.select(tree, sim)
+            parents, actions, leaves = descend(tree, root_actions, interior_selection, config)
+        with phase("expand"):
+            leaves, values = expand(tree, game, evaluate, sim + 1, parents, actions, leaves)
+        with phase("backup"):
+            backup(tree, leaves, values)
 
     visits = tree.child_visits[:, ROOT_INDEX]
     sums = tree.child_value_sums[:, ROOT_INDEX]
