@@ -43,7 +43,9 @@ class EvaluationCache:
         self._priors = np.zeros((capacity, num_actions), dtype=np.float32)
         self._values = np.zeros(capacity, dtype=np.float32)
         self._rows: dict[bytes, int] = {}  # position key -> row of the arrays above
-        self.hits = self.misses = 0  # positions asked about, found and not found
+        # Positions answered without the evaluator (found, or repeated within a call), and
+        # positions the evaluator scored.
+        self.hits = self.misses = 0
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -72,14 +74,15 @@ class EvaluationCache:
         rows_of = self._rows
         rows = np.fromiter((rows_of.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
         missing = np.flatnonzero(rows < 0)
-        self.hits += len(keys) - len(missing)
-        self.misses += len(missing)
+        self.hits += len(keys)
         if len(missing):
             # Each new position once, even if the batch holds it twice.
             fresh: dict[bytes, int] = {}
             for i in missing.tolist():
                 fresh.setdefault(keys[i], i)
             asked = np.fromiter(fresh.values(), dtype=np.int64, count=len(fresh))
+            self.hits -= len(asked)
+            self.misses += len(asked)
             priors, values = evaluate(states[asked], legal[asked])
             start = len(rows_of)
             new_rows = np.arange(start, start + len(asked))

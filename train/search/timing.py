@@ -29,10 +29,12 @@ class PhaseTimer:
     """Exclusive wall time (seconds) and call counts per named phase.
 
     Use ``with timer.phase("name"): ...``; phases may nest. ``totals`` and ``calls`` map each
-    phase's name to its summed exclusive seconds and its number of entries.
+    phase's name to its summed exclusive seconds and its number of entries. ``clock`` reads
+    the time in seconds (a stand-in in tests).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._clock = clock
         self.totals: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         # One [name, start, seconds spent in nested phases] per open phase.
@@ -60,11 +62,11 @@ class PhaseTimer:
         return shares
 
     def _enter(self, name: str) -> None:
-        self._open.append([name, time.perf_counter(), 0.0])
+        self._open.append([name, self._clock(), 0.0])
 
     def _exit(self) -> None:
         name, start, nested = self._open.pop()
-        elapsed = time.perf_counter() - start
+        elapsed = self._clock() - start
         self.totals[name] = self.totals.get(name, 0.0) + elapsed - nested
         self.calls[name] = self.calls.get(name, 0) + 1
         if self._open:
