@@ -117,6 +117,14 @@ class Args:
         None, "with --backend ray: the cluster to join ('auto' or ray://host:port; default: "
         "a local Ray runtime with --workers CPUs)"
     )  # fmt: skip
+    runtime: Literal["torch", "onnxruntime"] = arg(
+        "torch", "alphazero: what runs the network in self-play; onnxruntime (CPU; pip install "
+        "-e '.[onnx]') is ~1.7x faster, its outputs within ~1e-6 of torch's"
+    )  # fmt: skip
+    eval_cache: int = arg(
+        0, "alphazero: positions each self-play evaluator remembers, each scored once per "
+        "iteration (50000 saves ~38%% of the network calls; answers as fresh to ~1e-7)"
+    )  # fmt: skip
     threads: int = arg(1, "torch CPU threads (1 is fastest on a busy 2-core machine)")
     device: Literal["auto", "cpu", "cuda"] = arg("auto", "where the network runs")
     seed: int = arg(1, "seed of every random choice in the run")
@@ -152,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.snapshot_every < 0:
         raise SystemExit(f"error: --snapshot-every must be >= 0, got {args.snapshot_every}")
     _check_backend(args)
+    _check_runtime(args, device)
     if args.workers > 1 and device != "cpu" and args.backend != "ray":
         raise SystemExit(
             "error: --workers is for CPU self-play; on a GPU raise --games-per-iteration"
@@ -257,6 +266,23 @@ def _fill_defaults(args: Args, game: str, device: str) -> Args:
     if args.backend is None:
         args = dataclasses.replace(args, backend="processes" if args.workers > 1 else "local")
     return args
+
+
+def _check_runtime(args: Args, device: str) -> None:
+    """Refuse, before the run starts, self-play evaluator settings that cannot run."""
+    if args.eval_cache < 0:
+        raise SystemExit(f"error: --eval-cache must be >= 0, got {args.eval_cache}")
+    if args.runtime != "onnxruntime":
+        return
+    if device != "cpu":
+        raise SystemExit("error: --runtime onnxruntime runs on the CPU: give --device cpu")
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise SystemExit(
+            "error: --runtime onnxruntime needs the optional packages: pip install -e '.[onnx]'"
+        ) from None
 
 
 def _check_backend(args: Args) -> None:

@@ -39,6 +39,7 @@ from train.learn.driver import (
 from train.learn.optim import anneal, make_optimizer
 from train.learn.tb import RunLogger
 from train.learn.updates import train_on_buffer, value_targets
+from train.search.evaluators import EvaluatorOptions
 from train.search.search import MCTSConfig
 from train.search.targets import PolicyTarget
 from train.selfplay.backend import SelfPlayBackend, make_backend
@@ -71,6 +72,8 @@ class SelfPlayConfig:
     workers: int = 1  # processes playing the self-play games (CPU; see train/selfplay/backend.py)
     backend: str | None = None  # local, processes or ray (None: processes when workers > 1)
     ray_address: str | None = None  # the Ray cluster to join (None: a local Ray runtime)
+    runtime: str = "torch"  # what runs the network in self-play: torch or onnxruntime
+    eval_cache: int = 0  # positions each self-play evaluator remembers (0: none)
 
     @classmethod
     def for_game(cls, game: str, **overrides: Any) -> SelfPlayConfig:
@@ -126,7 +129,10 @@ def run_selfplay(
     outputs = RunOutputs(
         logger, checkpoint_dir, seed, args, evaluate, eval_every, config.iterations, snapshot_every
     )
-    backend = make_backend(game, config.workers, device, config.backend, config.ray_address)
+    options = EvaluatorOptions(runtime=config.runtime, cache_size=config.eval_cache)
+    backend = make_backend(
+        game, config.workers, device, config.backend, config.ray_address, evaluator=options
+    )
     try:
         metrics: dict[str, float] = {}
         bar = round_bar(progress, outputs, desc="self-play")

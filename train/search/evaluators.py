@@ -12,6 +12,7 @@ callable with that signature (a class here, or a plain function).
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 import numpy as np
@@ -197,6 +198,39 @@ class NetworkEvaluator:
             )
             return fused
         return compiled
+
+
+@dataclass(frozen=True)
+class EvaluatorOptions:
+    """How a :class:`NetworkEvaluator` runs its network: what self-play's backends pass to
+    their workers (each builds its own evaluator). The defaults are exact PyTorch float32.
+
+    Attributes:
+        runtime: ``"torch"`` or ``"onnxruntime"`` (CPU, the optional ``onnx`` packages).
+        cache_size: positions the evaluator remembers (0: no cache).
+        precision: ``"float32"`` or ``"bfloat16"`` (torch runtime only).
+    """
+
+    runtime: Runtime = "torch"
+    cache_size: int = 0
+    precision: Precision = "float32"
+
+    def evaluator(
+        self, model: nn.Module, game: Game, device: str | torch.device = "cpu"
+    ) -> NetworkEvaluator:
+        """A new evaluator of ``model`` with these options."""
+        return NetworkEvaluator(
+            model,
+            game,
+            device=device,
+            cache_size=self.cache_size,
+            precision=self.precision,
+            runtime=self.runtime,
+        )
+
+
+#: Exact PyTorch float32, no cache: what every backend uses unless told otherwise.
+DEFAULT_EVALUATOR = EvaluatorOptions()
 
 
 def _fingerprint(tensors: list[torch.Tensor]) -> tuple[tuple[int, int], ...]:

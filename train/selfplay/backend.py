@@ -38,7 +38,7 @@ import torch
 
 from envs import Game, State
 from models.net import PolicyValueNet
-from train.search.evaluators import NetworkEvaluator
+from train.search.evaluators import DEFAULT_EVALUATOR, EvaluatorOptions, NetworkEvaluator
 from train.search.search import MCTSConfig
 from train.search.targets import PolicyTarget
 from train.selfplay.games import SelfPlayRecords, play_selfplay_games
@@ -73,13 +73,20 @@ class SelfPlayBackend(Protocol):
 
 
 class InProcessBackend:
-    """All games in this process, in one lock-step batch, the network on ``device``."""
+    """All games in this process, in one lock-step batch, the network on ``device``, run
+    as ``evaluator`` says."""
 
     training_threads: int | None = None
 
-    def __init__(self, game: Game, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self,
+        game: Game,
+        device: torch.device | str = "cpu",
+        evaluator: EvaluatorOptions = DEFAULT_EVALUATOR,
+    ) -> None:
         self.game = game
         self.device = torch.device(device)
+        self.options = evaluator
         self._evaluator: NetworkEvaluator | None = None
 
     def play(
@@ -95,7 +102,7 @@ class InProcessBackend:
         # One evaluator per network: it keeps a folded inference copy, rebuilt only when the
         # weights have changed since the last call.
         if self._evaluator is None or self._evaluator.model is not model:
-            self._evaluator = NetworkEvaluator(model, self.game, device=self.device)
+            self._evaluator = self.options.evaluator(model, self.game, self.device)
         return play_selfplay_games(
             self.game,
             self._evaluator,
@@ -121,20 +128,21 @@ def make_backend(
     device: torch.device | str,
     backend: str | None = None,
     ray_address: str | None = None,
+    evaluator: EvaluatorOptions = DEFAULT_EVALUATOR,
 ) -> SelfPlayBackend:
     """The backend for a run: ``"local"`` (this process, on ``device``), ``"processes"`` (a
     pool of ``workers`` CPU processes) or ``"ray"`` (``workers`` Ray actors, on this machine
     or, with ``ray_address``, a cluster's). ``None``: processes when ``workers > 1``, else
-    this process."""
+    this process. Every player runs the network as ``evaluator`` says."""
     if backend is None:
         backend = "processes" if workers > 1 else "local"
     if backend == "ray":
         # Imported here: Ray is an optional extra (pip install -e ".[ray]").
         from train.selfplay.ray_backend import RayBackend
 
-        return RayBackend(workers, address=ray_address)
+        return RayBackend(workers, address=ray_address, evaluator=evaluator)
     if backend == "processes":
-        return ProcessPoolBackend(workers)
+        return ProcessPoolBackend(workers, evaluator=evaluator)
     if backend == "local":
-        return InProcessBackend(game, device)
+        return InProcessBackend(game, device, evaluator=evaluator)
     raise ValueError(f"unknown self-play backend {backend!r}; one of {', '.join(BACKENDS)}")

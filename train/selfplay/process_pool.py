@@ -36,7 +36,7 @@ import torch
 from envs import State, get_game
 from models.net import NetConfig, PolicyValueNet
 from train.interrupts import sigint_deferred
-from train.search.evaluators import NetworkEvaluator
+from train.search.evaluators import DEFAULT_EVALUATOR, EvaluatorOptions
 from train.search.search import MCTSConfig
 from train.search.targets import PolicyTarget
 from train.selfplay.games import (
@@ -62,10 +62,11 @@ class ProcessPoolBackend:
     cores are free, so the learner may train with ``training_threads`` (one per worker).
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, evaluator: EvaluatorOptions = DEFAULT_EVALUATOR) -> None:
         if workers < 2:
             raise ValueError(f"a pool needs at least 2 workers, got {workers}")
         self.workers = workers
+        self.options = evaluator  # how each worker runs the network
         self.training_threads: int | None = workers
         context = multiprocessing.get_context("spawn")
         self._processes: list[tuple[BaseProcess, Connection]] = []
@@ -133,6 +134,7 @@ class ProcessPoolBackend:
                 temperature_moves,
                 None if start_states is None else start_states[share],
                 policy_target,
+                self.options,
             )
             for share, seed in split_shares(n_games, self.workers, rng)
         ]
@@ -204,7 +206,9 @@ def _play_share(task: tuple[Any, ...]) -> SelfPlayRecords:
     """In a worker: load the weights into the worker's network and play its games."""
     global _worker_model
     net_config: NetConfig
-    net_config, weights, config, n_games, seed, temperature_moves, start_states, target = task
+    net_config, weights, config, n_games, seed, temperature_moves, start_states, target, options = (
+        task
+    )
     if _worker_model is None or _worker_model.config != net_config:
         _worker_model = PolicyValueNet(net_config)
     _worker_model.load_state_dict(weights)
@@ -212,7 +216,7 @@ def _play_share(task: tuple[Any, ...]) -> SelfPlayRecords:
     game = get_game(net_config.game)
     return play_selfplay_games(
         game,
-        NetworkEvaluator(_worker_model, game),
+        options.evaluator(_worker_model, game),
         config,
         n_games,
         np.random.default_rng(seed),

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from envs import State, get_game
 from models.net import NetConfig, PolicyValueNet
-from train.search.evaluators import NetworkEvaluator
+from train.search.evaluators import DEFAULT_EVALUATOR, EvaluatorOptions
 from train.search.search import MCTSConfig
 from train.search.targets import PolicyTarget
 from train.selfplay.games import (
@@ -71,13 +71,15 @@ class _SelfPlayActor:
         temperature_moves: int | None,
         start_states: State | None,
         policy_target: PolicyTarget,
+        options: EvaluatorOptions = DEFAULT_EVALUATOR,
     ) -> SelfPlayRecords:
-        """This share's games with ``weights``, its generator seeded with ``seed``."""
+        """This share's games with ``weights``, its generator seeded with ``seed``, the
+        network run as ``options`` says."""
         self.model.load_state_dict(weights)
         self.model.eval()
         return play_selfplay_games(
             self.game,
-            NetworkEvaluator(self.model, self.game),
+            options.evaluator(self.model, self.game),
             config,
             n_games,
             np.random.default_rng(seed),
@@ -99,11 +101,17 @@ class RayBackend:
     connected. The actors start at the first :meth:`play` (they need the network's config).
     """
 
-    def __init__(self, workers: int, address: str | None = None) -> None:
+    def __init__(
+        self,
+        workers: int,
+        address: str | None = None,
+        evaluator: EvaluatorOptions = DEFAULT_EVALUATOR,
+    ) -> None:
         if workers < 1:
             raise ValueError(f"the Ray backend needs at least 1 worker, got {workers}")
         self.workers = workers
         self.address = address
+        self.options = evaluator  # how each actor runs the network
         # On this machine the actors' cores are free between iterations, as a pool's are; on
         # a cluster they are other machines' cores.
         self.training_threads: int | None = workers if address is None else None
@@ -169,6 +177,7 @@ class RayBackend:
                 temperature_moves,
                 None if start_states is None else start_states[share],
                 policy_target,
+                self.options,
             )
             for share, seed in split_shares(n_games, self.workers, rng)
         ]
