@@ -181,12 +181,14 @@ def expand(
     """
     leaves = leaves.copy()
     values = np.zeros(len(leaves), dtype=np.float64)
+    new = leaves == UNVISITED
     # A known terminal node is revisited: every visit backed up the same outcome, so its
-    # mean value is that outcome.
-    known = np.flatnonzero(leaves != UNVISITED)
-    values[known] = tree.value_sums[known, leaves[known]] / tree.visits[known, leaves[known]]
-
-    new = np.flatnonzero(leaves == UNVISITED)
+    # mean value is that outcome. (The ``if``s here and below skip numpy calls on empty
+    # selections, most of a simulation's cost when only a few games take that branch.)
+    if not new.all():
+        known = np.flatnonzero(~new)
+        values[known] = tree.value_sums[known, leaves[known]] / tree.visits[known, leaves[known]]
+    new = np.flatnonzero(new)
     if len(new) == 0:
         return leaves, values
     at, actions = parents[new], actions[new]
@@ -200,35 +202,54 @@ def expand(
 
     # Finished games take their true outcome; only the others cost an evaluator call.
     terminal = tree.terminal[new, slot]  # no legal move: set from ``legal`` just above
-    values[new[terminal]] = game.terminal_value(states[terminal])
-    if not terminal.all():
-        priors, leaf_values = evaluate(states[~terminal], legal[~terminal])
-        tree.priors[new[~terminal], slot] = np.asarray(priors, dtype=np.float32)
-        values[new[~terminal]] = leaf_values
+    if terminal.any():
+        values[new[terminal]] = game.terminal_value(states[terminal])
+        if terminal.all():
+            return leaves, values
+        new, states, legal = new[~terminal], states[~terminal], legal[~terminal]
+    priors, leaf_values = evaluate(states, legal)
+    tree.priors[new, slot] = np.asarray(priors, dtype=np.float32)
+    values[new] = leaf_values
     return leaves, values
 
 
 def backup(tree: Tree, leaves: np.ndarray, values: np.ndarray) -> None:
     """Add each leaf's value (float[B], for its player to move) to every node on its path
     to the root, negating at each ply; ``leaves`` is int[B]."""
-    games = np.arange(len(leaves))
-    nodes = leaves.astype(np.int64)
+    # One ply per pass, all games at once, through flat views of the arrays: a game's nodes
+    # are at ``game * N + node``, its edges at ``(game * N + node) * A + action``. Every
+    # index of a pass is distinct (one node per game), so plain ``+=`` adds each value once.
+    nodes_per_game, num_actions = tree.child_visits.shape[1:]
+    visits, value_sums = _flat(tree.visits), _flat(tree.value_sums)
+    parents_of, actions_of = _flat(tree.parents), _flat(tree.actions)
+    edge_visits, edge_sums = _flat(tree.child_visits), _flat(tree.child_value_sums)
+    offsets = np.arange(len(leaves), dtype=np.int64) * nodes_per_game  # each game's node 0
+    at = offsets + leaves
     values = values.astype(np.float64)
-    tree.visits[games, nodes] += 1
-    tree.value_sums[games, nodes] += values
+    visits[at] += 1
+    value_sums[at] += values
     while True:
-        parents = tree.parents[games, nodes]
+        parents = parents_of[at]
         up = parents != NO_PARENT
-        if not up.any():
-            return
-        games, nodes, parents = games[up], nodes[up], parents[up]
-        values = -values[up]  # the parent's player to move is the child's opponent
-        actions = tree.actions[games, nodes]
-        tree.child_visits[games, parents, actions] += 1
-        tree.child_value_sums[games, parents, actions] += values
-        tree.visits[games, parents] += 1
-        tree.value_sums[games, parents] += values
-        nodes = parents
+        if not up.all():
+            if not up.any():
+                return
+            at, parents, offsets, values = at[up], parents[up], offsets[up], values[up]
+        values = -values  # the parent's player to move is the child's opponent
+        parent_at = offsets + parents
+        edges = parent_at * num_actions + actions_of[at]
+        edge_visits[edges] += 1
+        edge_sums[edges] += values
+        visits[parent_at] += 1
+        value_sums[parent_at] += values
+        at = parent_at
+
+
+def _flat(array: np.ndarray) -> np.ndarray:
+    """A 1-d view of ``array`` (writes go through to it)."""
+    if not array.flags.c_contiguous:
+        raise ValueError("the tree's arrays must be C-contiguous")
+    return array.reshape(-1)
 
 
 def _set_nodes(
