@@ -1,16 +1,18 @@
 """The policy-value network run by ONNX Runtime: the same function, a faster CPU path.
 
 On a CPU, ONNX Runtime's convolutions (MLAS, with the ReLU and the residual addition fused
-into them) run the default Connect Four network 1.4-1.6x faster than PyTorch's eager
-channels-last copy at batch 24-64, and 2.5-4.5x at batch 2-8, where PyTorch's fixed cost
-per call dominates (one thread, 2-core AMD EPYC, ``scripts/benchmark_selfplay.py
---runtime onnxruntime``). Self-play's searches send many small batches (finished games leave
-the batch; an evaluation cache sends only new positions), so the small batches matter.
+into them) run the default Connect Four network faster than PyTorch's eager channels-last
+copy: 1.4x at batch 64, 1.6x at 24, 2.6x at 8 and 4.6x at 2, where PyTorch's fixed cost per
+call dominates (one thread, 2-core AMD EPYC, CPU time). Self-play's searches send many small
+batches (finished games leave the batch; an evaluation cache sends only new positions), so
+the small batches matter: self-play runs ~1.7x faster (``scripts/benchmark_selfplay.py
+--runtime onnxruntime``).
 
 :func:`onnx_graph` writes the network's graph by hand from the BatchNorm-folded copy
 (``models.net.inference_copy``) with ONNX's helpers, softmax and masking included, so a call
 returns the move probabilities and values that ``models.net.predict`` returns (to float32
-rounding: ~1e-7, ``tests/test_onnx_net.py``); :class:`OnnxNet` runs it. Both need the
+rounding: at most 1.5e-6 in the priors and 4e-6 in the values of the shipped networks,
+``tests/test_benchmark_selfplay.py``); :class:`OnnxNet` runs it. Both need the
 optional packages ``onnx`` and ``onnxruntime`` (``pip install -e ".[onnx]"``); nothing else
 in the project imports them.
 """

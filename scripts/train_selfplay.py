@@ -119,7 +119,7 @@ class Args:
     )  # fmt: skip
     runtime: Literal["torch", "onnxruntime"] = arg(
         "torch", "alphazero: what runs the network in self-play; onnxruntime (CPU; pip install "
-        "-e '.[onnx]') is ~1.7x faster, its outputs within ~1e-6 of torch's"
+        "-e '.[onnx]') is ~1.7x faster, its outputs within ~1e-5 of torch's"
     )  # fmt: skip
     eval_cache: int = arg(
         0, "alphazero: positions each self-play evaluator remembers, each scored once per "

@@ -103,13 +103,16 @@ class NetworkEvaluator:
 
     - ``runtime="onnxruntime"``: a ``PolicyValueNet`` runs in ONNX Runtime
       (``models/onnx_net.py``, the optional packages ``onnx`` and ``onnxruntime``): the same
-      function to float32 rounding (~1e-7), faster on a CPU, most at small batches;
+      function to float32 rounding (<= 4e-6), 1.4-4.6x faster on a CPU, most at small
+      batches;
     - ``cache_size``: remember the answers for up to that many positions
       (``train/search/eval_cache.py``) and score each position once until the weights
-      change; a cached answer may differ from a fresh one in the last float32 bits;
+      change (38% of self-play's positions are scored again, ``eval_cache.py``); a cached
+      answer may differ from a fresh one in the last float32 bits;
     - ``precision="bfloat16"`` (PyTorch runtime only): the copy's weights and activations in
-      bfloat16, faster on a CPU with bfloat16 dot products (AVX512-BF16) but its outputs up
-      to ~5e-2 off float32's for a trained network.
+      bfloat16, ~1.25x faster self-play on a CPU with bfloat16 dot products (AVX512-BF16)
+      but its outputs up to 3e-2 (priors) and 5e-2 (values) off float32's for the shipped
+      Connect Four networks: not recommended for training.
     """
 
     def __init__(
