@@ -17,7 +17,13 @@ position rely on.
 
 The lock-step batch of games is searched in two calls per move: the full-search games
 together, then the cheap ones together (:func:`split_search`), each call batching its own
-games, so the cheap games really cost ``cheap_simulations`` and nothing more.
+games, so the cheap games really cost ``cheap_simulations`` and nothing more. What that
+saves in wall-clock time depends on the evaluator: the full-search games still take
+``simulations`` calls one after another (now with fewer rows each), and the cheap ones add
+``cheap_simulations + 1`` calls. So the saving shows where a call costs in proportion to
+its rows (big batches), and shrinks where a call's fixed cost dominates (small batches on a
+CPU): measured on 2 cores, Connect Four's default network, 0.25 / 16 against 64 everywhere,
+1.6x the positions/s with 256 games in lock-step, 1.0-1.2x with 64.
 """
 
 from __future__ import annotations
