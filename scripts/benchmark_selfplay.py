@@ -41,6 +41,7 @@ from train.search.evaluators import NetworkEvaluator
 from train.search.reference import reference_search
 from train.search.search import MCTSConfig, search, select_action
 from train.selfplay.games import play_selfplay_games
+from train.selfplay.playout_cap import PlayoutCap
 
 
 @dataclass
@@ -56,6 +57,11 @@ class Args:
     rounds: int = arg(3, "interleaved rounds of every measurement; the best round is reported")
     compile: bool = arg(False, "run the network through torch.compile (compile time reported)")
     selfplay: bool = arg(True, "also time self-play (the batched side plays --batch whole games)")
+    full_search_fraction: float = arg(
+        1.0, "batched self-play: the share of moves searched with --simulations, the others "
+        "with --cheap-simulations (playout cap randomisation; 1: every move in full)"
+    )  # fmt: skip
+    cheap_simulations: int = arg(16, "batched self-play: simulations of the cheap searches")
     seed: int = arg(0, "seed of the network's weights, the positions and the search noise")
 
 
@@ -116,6 +122,10 @@ def main(args: Args) -> dict[str, float]:
     torch.manual_seed(args.seed)
     model = PolicyValueNet(default_config(args.game)).to(device).eval()
     config = MCTSConfig(simulations=args.simulations)
+    try:
+        cap = PlayoutCap(args.full_search_fraction, args.cheap_simulations)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
     load_before = os.getloadavg()
 
     evaluate = NetworkEvaluator(model, game, device=device, compile=args.compile)
@@ -171,7 +181,7 @@ def main(args: Args) -> dict[str, float]:
         for name, work in measurements.items():
             results[name] = max(results[name], _timed(work, args.seconds, sync))
     if args.selfplay:
-        records = play_selfplay_games(game, evaluate, config, args.batch, rng)
+        records = play_selfplay_games(game, evaluate, config, args.batch, rng, playout_cap=cap)
         results["batched_positions"] = records.stats.positions_per_s
         results["selfplay_games_s"] = records.stats.wall_time_s
     for name, counted in (("batched", batched), ("reference", reference)):

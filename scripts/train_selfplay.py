@@ -59,6 +59,14 @@ class Args:
         None, "games played per iteration, searched in lock-step batches; default per game"
     )
     simulations: int = arg(64, "MCTS simulations per move in self-play")
+    full_search_fraction: float = arg(
+        1.0, "alphazero: playout cap randomisation (KataGo): the share of moves searched "
+        "with --simulations and root noise, whose policies are training targets; the others "
+        "get --cheap-simulations, no noise, and train the value only (1: every move in full)"
+    )  # fmt: skip
+    cheap_simulations: int = arg(
+        16, "alphazero: simulations of the cheap searches, with --full-search-fraction < 1"
+    )
     # The search's settings, for self-play and for the evaluation's search (as in stage 1).
     c_puct_init: float = arg(MCTSConfig.c_puct_init, SEARCH_FLAGS["c_puct_init"])
     c_puct_base: float = arg(MCTSConfig.c_puct_base, SEARCH_FLAGS["c_puct_base"])
@@ -74,6 +82,11 @@ class Args:
         None, "each self-play game starts after 0..N uniformly random plies; default per game"
     )
     buffer_size: int = arg(60_000, "replay buffer capacity, in positions")
+    replay_window_start: int = arg(
+        0, "alphazero: train on a replay window of the newest positions only, N at first, "
+        "growing with the positions played (KataGo's sublinear rule) up to --buffer-size "
+        "(0: no window, the buffer's capacity alone)"
+    )  # fmt: skip
     sample_reuse: float | None = arg(
         None, "SGD samples drawn per new self-play position; default per game"
     )
@@ -151,6 +164,12 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: --value-target-q must be in [0, 1], got {args.value_target_q}")
     if args.snapshot_every < 0:
         raise SystemExit(f"error: --snapshot-every must be >= 0, got {args.snapshot_every}")
+    if not 0.0 < args.full_search_fraction <= 1.0:
+        raise SystemExit(
+            f"error: --full-search-fraction must be in (0, 1], got {args.full_search_fraction}"
+        )
+    if args.cheap_simulations < 1 or args.replay_window_start < 0:
+        raise SystemExit("error: --cheap-simulations must be >= 1, --replay-window-start >= 0")
     _check_backend(args)
     if args.workers > 1 and device != "cpu" and args.backend != "ray":
         raise SystemExit(

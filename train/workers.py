@@ -21,6 +21,7 @@ by a helper thread: a worker ended mid-transfer leaves nothing to serve.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import pickle
@@ -121,10 +122,8 @@ class WorkerPool:
     def _drain(busy: dict[Connection, tuple[int, BaseProcess]]) -> None:
         """Read and drop the answers of the tasks still running."""
         for connection, (_, process) in busy.items():
-            try:
+            with contextlib.suppress(WorkerFailed):
                 _receive(process, connection)
-            except WorkerFailed:
-                pass
 
     def close(self) -> None:
         """End the workers: SIGTERM, then SIGKILL those still there after a wait."""

@@ -32,6 +32,7 @@ from train.selfplay.games import (
     play_selfplay_games,
     split_shares,
 )
+from train.selfplay.playout_cap import NO_CAP, PlayoutCap
 from train.workers import WorkerPool
 
 _worker_model: PolicyValueNet | None = None  # each worker's copy of the network
@@ -71,6 +72,7 @@ class ProcessPoolBackend:
         temperature_moves: int | None = None,
         start_states: State | None = None,
         policy_target: PolicyTarget = "visits",
+        playout_cap: PlayoutCap = NO_CAP,
     ) -> SelfPlayRecords:
         """Like :func:`train.selfplay.games.play_selfplay_games` with a network, the games
         shared out over the workers (``n_games`` split as evenly as possible)."""
@@ -86,6 +88,7 @@ class ProcessPoolBackend:
                 temperature_moves,
                 None if start_states is None else start_states[share],
                 policy_target,
+                playout_cap,
             )
             for share, seed in split_shares(n_games, self.workers, rng)
         ]
@@ -98,7 +101,7 @@ def _play_share(task: tuple[Any, ...]) -> SelfPlayRecords:
     global _worker_model
     torch.set_num_threads(1)  # one core per worker (see the module docstring)
     net_config: NetConfig
-    net_config, weights, config, n_games, seed, temperature_moves, start_states, target = task
+    net_config, weights, config, n_games, seed, temperature_moves, start_states, target, cap = task
     if _worker_model is None or _worker_model.config != net_config:
         _worker_model = PolicyValueNet(net_config)
     _worker_model.load_state_dict(weights)
@@ -113,4 +116,5 @@ def _play_share(task: tuple[Any, ...]) -> SelfPlayRecords:
         temperature_moves=temperature_moves,
         start_states=start_states,
         policy_target=target,
+        playout_cap=cap,
     )
