@@ -55,6 +55,11 @@ class Args:
     iterations: int | None = arg(
         None, "self-play iterations (games, then training, then evaluation); default per game"
     )
+    time_budget: float = arg(
+        0.0, "alphazero: end the run after the iteration that spends this many minutes of "
+        "stage 2, the learning rate decaying over them (--iterations then only a cap); for "
+        "comparing recipes at the same cost (0: no budget)"
+    )  # fmt: skip
     games_per_iteration: int | None = arg(
         None, "games played per iteration, searched in lock-step batches; default per game"
     )
@@ -168,6 +173,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(
             f"error: --full-search-fraction must be in (0, 1], got {args.full_search_fraction}"
         )
+    if args.time_budget < 0 or (args.time_budget > 0 and args.algo != "alphazero"):
+        raise SystemExit("error: --time-budget must be >= 0, and is for --algo alphazero")
     if args.cheap_simulations < 1 or args.replay_window_start < 0:
         raise SystemExit("error: --cheap-simulations must be >= 1, --replay-window-start >= 0")
     _check_backend(args)
@@ -186,7 +193,9 @@ def main(argv: list[str] | None = None) -> None:
     flags = {f.name for f in dataclasses.fields(Args)}
     loop_fields = [f.name for f in dataclasses.fields(SelfPlayConfig) if f.name in flags]
     config = SelfPlayConfig(
-        **{name: getattr(args, name) for name in loop_fields}, search=search_config
+        **{name: getattr(args, name) for name in loop_fields},
+        search=search_config,
+        time_budget_s=60.0 * args.time_budget,
     )
     strength = StrengthConfig.for_game(
         game.name, games=args.eval_games, search_sims=args.eval_search_sims, search=search_config

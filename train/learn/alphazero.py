@@ -79,6 +79,11 @@ class SelfPlayConfig:
     workers: int = 1  # processes playing the self-play games (CPU; see train/selfplay/backend.py)
     backend: str | None = None  # local, processes or ray (None: processes when workers > 1)
     ray_address: str | None = None  # the Ray cluster to join (None: a local Ray runtime)
+    # >0: the run ends after the iteration that spends this many seconds of stage 2 (its
+    # earlier, interrupted processes included), ``iterations`` then only a cap; the learning
+    # rate decays over the budget instead of the iterations. For comparing recipes at the
+    # same wall-clock cost; such a run's length depends on the machine's speed.
+    time_budget_s: float = 0.0
 
     @classmethod
     def for_game(cls, game: str, **overrides: Any) -> SelfPlayConfig:
@@ -144,6 +149,8 @@ def run_selfplay(
         metrics: dict[str, float] = {}
         bar = round_bar(progress, outputs, desc="self-play")
         for iteration in bar:
+            if _budget_spent(config, logger):  # a resumed run that had finished its budget
+                break
             model.eval()
             records = _play_games(game, model, backend, search_config, config, rng)
             values = value_targets(records, config)
@@ -154,7 +161,7 @@ def run_selfplay(
                 buffer.keep_newest(replay_window(played, start, config.buffer_size))
             steps = math.ceil(len(records) * config.sample_reuse / config.batch_size)
             if config.lr_decay:
-                anneal(scheduler, config.lr, iteration / max(1, config.iterations - 1))
+                anneal(scheduler, config.lr, _run_fraction(iteration, config, logger))
             started = time.perf_counter()
             with torch_threads(backend.training_threads):
                 metrics = train_on_buffer(
@@ -167,16 +174,32 @@ def run_selfplay(
             metrics["charts/positions_per_s"] = steps * config.batch_size / max(train_seconds, 1e-9)
             metrics["selfplay/buffer_size"] = float(len(buffer))
             state = training_state(optimizer, scheduler, rng, buffer=buffer.state_dict())
-            evaluated = end_round(model, metrics, progress, outputs, state)
+            last = _budget_spent(config, logger)
+            evaluated = end_round(model, metrics, progress, outputs, state, last=last)
             bar.set_postfix(
                 loss=f"{metrics['losses/total']:.3f}",
                 length=f"{metrics['selfplay/game_length']:.1f}",
             )
             if evaluated:
                 tqdm.write(summary(progress, metrics, {}))
+            if last:
+                tqdm.write(f"time budget of {config.time_budget_s:.0f}s spent: run ended")
+                break
         return metrics
     finally:
         backend.close()
+
+
+def _budget_spent(config: SelfPlayConfig, logger: RunLogger) -> bool:
+    return config.time_budget_s > 0 and logger.stage_elapsed >= config.time_budget_s
+
+
+def _run_fraction(iteration: int, config: SelfPlayConfig, logger: RunLogger) -> float:
+    """How far through its run the loop is, in [0, 1], for the learning-rate schedule: by
+    iterations, or by the time budget when there is one."""
+    if config.time_budget_s > 0:
+        return min(1.0, logger.stage_elapsed / config.time_budget_s)
+    return iteration / max(1, config.iterations - 1)
 
 
 def _play_games(
