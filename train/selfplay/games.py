@@ -5,7 +5,9 @@ so the evaluator always sees one big batch; a game that ends drops out of the ba
 AlphaZero (Silver et al., 2018), the root priors get Dirichlet noise, the move is drawn from
 the visit counts at temperature 1 for the first ``temperature_moves`` moves and is the most
 visited one afterwards, and every position is labelled with the search's visit distribution
-and the game's final outcome.
+and the game's final outcome. With Gumbel search (``MCTSConfig(search="gumbel")``) the
+Gumbel noise explores instead: the move is the search's own recommendation and the label its
+completed-Q policy (``train.search.targets.gumbel_policy``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from envs.core import Game, State
 from train.search.search import Evaluator, MCTSConfig, search, select_action
-from train.search.targets import PolicyTarget, search_policy
+from train.search.targets import PolicyTarget, gumbel_policy, search_policy
 
 
 @dataclass(frozen=True)
@@ -99,11 +101,13 @@ def play_selfplay_games(
         temperature_moves: moves per game drawn from the visit counts before play turns
             greedy; default ``game.num_cells // 4`` (2 in tic-tac-toe, 10 in Connect Four),
             a scaled-down version of AlphaGo Zero's 30 moves on a 361-point board.
-        add_noise: Dirichlet noise at the root (AlphaZero's self-play exploration).
+        add_noise: root noise (AlphaZero's Dirichlet noise, or Gumbel search's Gumbel noise).
         start_states: optional State[n_games] unfinished positions to start from (e.g. an
             opening book); default the empty board.
         policy_target: what each position's policy label is (``train/search/targets.py``);
-            the moves played follow the visit counts either way.
+            the moves played follow the visit counts either way. With Gumbel search
+            (``config.search``) neither this nor ``temperature_moves`` applies: the label is
+            Gumbel's policy target and the move the search's ``action``.
 
     Returns:
         the positions, policies and outcomes of all games, with their move strings and stats.
@@ -128,9 +132,12 @@ def play_selfplay_games(
     while len(playing):
         current = states[playing]
         result = search(game, current, evaluate, config, rng, add_noise=add_noise)
-        policy = search_policy(result, policy_target)
-        temperature = 1.0 if move_number < temperature_moves else 0.0
-        actions = select_action(result.visits, temperature, rng)
+        if config.search == "gumbel":
+            policy, actions = gumbel_policy(result, config), result.action
+        else:
+            policy = search_policy(result, policy_target)
+            temperature = 1.0 if move_number < temperature_moves else 0.0
+            actions = select_action(result.visits, temperature, rng)
 
         visited.append(current)
         policies.append(policy)
