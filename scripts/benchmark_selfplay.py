@@ -38,6 +38,7 @@ from scripts.benchmark_net import macs_per_position
 from scripts.cli import arg, parse, resolve_device, set_threads
 from train.arena.positions import random_positions
 from train.search.evaluators import NetworkEvaluator
+from train.search.puct import SearchKind
 from train.search.reference import reference_search
 from train.search.search import MCTSConfig, search, select_action
 from train.selfplay.games import play_selfplay_games
@@ -51,6 +52,9 @@ class Args:
     game: str = arg("connect4", "the game (its default network)", choices=GAME_NAMES)
     batch: int = arg(64, "games searched together: the network's batch size in the search")
     simulations: int = arg(64, "search simulations per move")
+    search: SearchKind = arg(
+        "puct", "the batched search's rules (the reference search is PUCT's either way)"
+    )
     threads: int = arg(1, "torch CPU threads (1 is fastest on a busy 2-core machine)")
     device: Literal["auto", "cpu", "cuda"] = arg("auto", "where the network runs")
     seconds: float = arg(2.0, "time budget of each measurement in each round")
@@ -121,7 +125,7 @@ def main(args: Args) -> dict[str, float]:
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
     model = PolicyValueNet(default_config(args.game)).to(device).eval()
-    config = MCTSConfig(simulations=args.simulations)
+    config = MCTSConfig(simulations=args.simulations, search=args.search)
     try:
         cap = PlayoutCap(args.full_search_fraction, args.cheap_simulations)
     except ValueError as err:
@@ -209,6 +213,7 @@ def _report(
         f"{args.game} net {cfg.blocks}x{cfg.channels} ({macs_per_position(model) / 1e6:.1f} "
         f"MMAC/pos), device={device}, threads={args.threads}, compile={args.compile} "
         f"(setup {r['setup_s']:.1f} s), batch={b}, simulations={args.simulations}, "
+        f"search={args.search}, "
         f"best of {args.rounds} x {args.seconds:g} s"
     )
     print(f"load average (1/5/15 min): before {_load(load_before)}, after {_load(load_after)}")

@@ -35,7 +35,7 @@ from train.learn.alphazero import SelfPlayConfig, run_selfplay
 from train.learn.driver import IterationProgress, Resumed, first_checkpoint, resume_run
 from train.learn.evaluation import Evaluation
 from train.learn.tb import RunLogger, run_name
-from train.search.puct import SEARCH_FLAGS, MCTSConfig, config_from_flags
+from train.search.puct import SEARCH_FLAGS, MCTSConfig, SearchKind, config_from_flags
 from train.search.targets import PolicyTarget
 
 
@@ -80,9 +80,17 @@ class Args:
         MCTSConfig.dirichlet_fraction, SEARCH_FLAGS["dirichlet_fraction"]
     )
     fpu_value: str = arg(str(MCTSConfig.fpu_value), SEARCH_FLAGS["fpu_value"])
-    temperature_moves: int | None = arg(
-        None, "moves sampled from the visit counts before play turns greedy; default per game"
+    search: SearchKind = arg(MCTSConfig.search, SEARCH_FLAGS["search"])
+    max_considered_actions: int = arg(
+        MCTSConfig.max_considered_actions, SEARCH_FLAGS["max_considered_actions"]
     )
+    gumbel_scale: float = arg(MCTSConfig.gumbel_scale, SEARCH_FLAGS["gumbel_scale"])
+    c_visit: float = arg(MCTSConfig.c_visit, SEARCH_FLAGS["c_visit"])
+    c_scale: float = arg(MCTSConfig.c_scale, SEARCH_FLAGS["c_scale"])
+    temperature_moves: int | None = arg(
+        None, "moves sampled from the visit counts before play turns greedy (puct; gumbel "
+        "plays its search's move); default per game"
+    )  # fmt: skip
     random_opening: int | None = arg(
         None, "each self-play game starts after 0..N uniformly random plies; default per game"
     )
@@ -110,7 +118,8 @@ class Args:
     )  # fmt: skip
     policy_target: PolicyTarget | None = arg(
         None, "alphazero: the policy label of a position, the search's visit counts or "
-        "Gumbel AlphaZero's completed-Q policy; default per game"
+        "Gumbel AlphaZero's completed-Q policy (the only one with --search gumbel); default "
+        "per game"
     )  # fmt: skip
     temperature: float = arg(1.0, "reinforce: sampling temperature of both sides' moves")
     pool_every: int = arg(5, "reinforce: add the current net to the opponent pool every N")
@@ -177,6 +186,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("error: --time-budget must be >= 0, and is for --algo alphazero")
     if args.cheap_simulations < 1 or args.replay_window_start < 0:
         raise SystemExit("error: --cheap-simulations must be >= 1, --replay-window-start >= 0")
+    if args.search == "gumbel" and args.policy_target != "completed-q":
+        raise SystemExit(
+            "error: --search gumbel trains on its own completed-Q policy, not --policy-target "
+            f"{args.policy_target}"
+        )
     _check_backend(args)
     if args.workers > 1 and device != "cpu" and args.backend != "ray":
         raise SystemExit(
@@ -190,7 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     set_threads(args.threads)
     model.to(device)
 
-    flags = {f.name for f in dataclasses.fields(Args)}
+    # The loop's own settings; its ``search`` is the MCTSConfig (which --search is part of).
+    flags = {f.name for f in dataclasses.fields(Args)} - {"search"}
     loop_fields = [f.name for f in dataclasses.fields(SelfPlayConfig) if f.name in flags]
     config = SelfPlayConfig(
         **{name: getattr(args, name) for name in loop_fields},
@@ -274,6 +289,8 @@ def _fill_defaults(args: Args, game: str, device: str) -> Args:
     (what the run records in args.json, so ``--resume`` carries on with the same values)."""
     defaults = {
         **get_profile(game).selfplay_defaults,
+        # Gumbel search's label is its own completed-Q policy (train.search.targets).
+        **({"policy_target": "completed-q"} if args.search == "gumbel" else {}),
         "lr": 1e-3 if args.algo == "alphazero" else 2e-4,
         # One process per core on a CPU (see train/selfplay/process_pool.py); a GPU takes one big
         # batch instead.

@@ -5,9 +5,11 @@ so the evaluator always sees one big batch; a game that ends drops out of the ba
 AlphaZero (Silver et al., 2018), the root priors get Dirichlet noise, the move is drawn from
 the visit counts at temperature 1 for the first ``temperature_moves`` moves and is the most
 visited one afterwards, and every position is labelled with the search's visit distribution
-and the game's final outcome. With a playout cap (:mod:`train.selfplay.playout_cap`) only a
-random share of the moves get the full search and a policy label; the others get a cheap one
-and are labelled with the outcome alone.
+and the game's final outcome. With Gumbel search (``MCTSConfig(search="gumbel")``) the
+Gumbel noise explores instead: the move is the search's own recommendation and the label its
+completed-Q policy (``train.search.targets.gumbel_policy``). With a playout cap
+(:mod:`train.selfplay.playout_cap`) only a random share of the moves get the full search and
+a policy label; the others get a cheap one and are labelled with the outcome alone.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 
 from envs.core import Game, State
 from train.search.search import Evaluator, MCTSConfig, SearchResult, search, select_action
-from train.search.targets import PolicyTarget, search_policy
+from train.search.targets import PolicyTarget, gumbel_policy, search_policy
 from train.selfplay.playout_cap import NO_CAP, PlayoutCap, draw_full_searches, split_search
 
 
@@ -115,11 +117,13 @@ def play_selfplay_games(
         temperature_moves: moves per game drawn from the visit counts before play turns
             greedy; default ``game.num_cells // 4`` (2 in tic-tac-toe, 10 in Connect Four),
             a scaled-down version of AlphaGo Zero's 30 moves on a 361-point board.
-        add_noise: Dirichlet noise at the root (AlphaZero's self-play exploration).
+        add_noise: root noise (AlphaZero's Dirichlet noise, or Gumbel search's Gumbel noise).
         start_states: optional State[n_games] unfinished positions to start from (e.g. an
             opening book); default the empty board.
         policy_target: what each position's policy label is (``train/search/targets.py``);
-            the moves played follow the visit counts either way.
+            the moves played follow the visit counts either way. With Gumbel search
+            (``config.search``) neither this nor ``temperature_moves`` applies: the label is
+            Gumbel's policy target and the move the search's ``action``.
         playout_cap: which moves get the full search (``config.simulations``, noise, a
             policy label) and which a cheap one (:mod:`train.selfplay.playout_cap`); the
             default searches every move in full and draws nothing more from ``rng``.
@@ -154,10 +158,13 @@ def play_selfplay_games(
         current = states[playing]
         full = draw_full_searches(playout_cap, len(playing), rng)
         result, sims = split_search(run, current, full, config, playout_cap, add_noise)
-        policy = search_policy(result, policy_target)
         simulations += int(sims.sum())
-        temperature = 1.0 if move_number < temperature_moves else 0.0
-        actions = select_action(result.visits, temperature, rng)
+        if config.search == "gumbel":
+            policy, actions = gumbel_policy(result, config), result.action
+        else:
+            policy = search_policy(result, policy_target)
+            temperature = 1.0 if move_number < temperature_moves else 0.0
+            actions = select_action(result.visits, temperature, rng)
 
         visited.append(current)
         policies.append(np.where(full[:, None], policy, 0.0).astype(policy.dtype))

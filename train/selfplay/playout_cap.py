@@ -118,6 +118,9 @@ def _rows_together(parts: list[tuple[np.ndarray, SearchResult]], n: int) -> Sear
     merged = {}
     for field in dataclasses.fields(SearchResult):
         first = getattr(parts[0][1], field.name)
+        if first is None:  # an optional field no part has
+            merged[field.name] = None
+            continue
         out = np.empty((n, *first.shape[1:]), dtype=first.dtype)
         for rows, result in parts:
             out[rows] = getattr(result, field.name)
