@@ -232,3 +232,20 @@ def test_a_cap_refuses_impossible_settings() -> None:
         PlayoutCap(0.0, 4)
     with pytest.raises(ValueError, match="cheap_simulations"):
         PlayoutCap(0.5, 0)
+
+
+def test_a_cap_works_with_gumbel_search_its_cheap_moves_searched_without_noise() -> None:
+    game = CONNECT4
+    evaluate = NetworkEvaluator(_small_net("connect4"), game)
+    config = MCTSConfig(simulations=12, search="gumbel")
+    records = play_selfplay_games(
+        game, evaluate, config, 8, np.random.default_rng(3), playout_cap=CAP
+    )
+    cheap = ~records.has_policy
+    assert cheap.any() and records.has_policy.any()
+    np.testing.assert_array_equal(records.policies[cheap], 0.0)
+    np.testing.assert_allclose(records.policies[~cheap].sum(axis=1), 1.0, rtol=1e-5)
+    # A cheap Gumbel search draws no noise, so it is the same search again: same value.
+    cheap_config = MCTSConfig(simulations=CAP.cheap_simulations, search="gumbel")
+    again = search(game, records.states[cheap], evaluate, cheap_config, np.random.default_rng(0))
+    np.testing.assert_allclose(records.root_values[cheap], again.root_value, atol=1e-5)
