@@ -149,7 +149,7 @@ def run_selfplay(
         metrics: dict[str, float] = {}
         bar = round_bar(progress, outputs, desc="self-play")
         for iteration in bar:
-            if _budget_spent(config, logger):  # a resumed run that had finished its budget
+            if iteration > 0 and _budget_spent(config, logger):  # a resumed run, finished
                 break
             model.eval()
             records = _play_games(game, model, backend, search_config, config, rng)
