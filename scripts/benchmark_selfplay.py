@@ -47,10 +47,12 @@ from scripts.cli import arg, parse, resolve_device, set_threads
 from train.arena.positions import random_positions
 from train.search.eval_cache import EvaluationCache
 from train.search.evaluators import NetworkEvaluator, Precision, Runtime
+from train.search.puct import SearchKind
 from train.search.reference import reference_search
 from train.search.search import MCTSConfig, search, select_action
 from train.search.timing import PhaseTimer, TimedGame
 from train.selfplay.games import play_selfplay_games
+from train.selfplay.playout_cap import PlayoutCap
 
 
 @dataclass
@@ -60,6 +62,9 @@ class Args:
     game: str = arg("connect4", "the game (its default network)", choices=GAME_NAMES)
     batch: int = arg(64, "games searched together: the network's batch size in the search")
     simulations: int = arg(64, "search simulations per move")
+    search: SearchKind = arg(
+        "puct", "the batched search's rules (the reference search is PUCT's either way)"
+    )
     threads: int = arg(1, "torch CPU threads (1 is fastest on a busy 2-core machine)")
     device: Literal["auto", "cpu", "cuda"] = arg("auto", "where the network runs")
     seconds: float = arg(2.0, "time budget of each measurement in each round")
@@ -73,6 +78,11 @@ class Args:
         "torch", "what runs the network in the search (onnxruntime: pip install -e '.[onnx]')"
     )
     selfplay: bool = arg(True, "also time self-play (the batched side plays --batch whole games)")
+    full_search_fraction: float = arg(
+        1.0, "batched self-play: the share of moves searched with --simulations, the others "
+        "with --cheap-simulations (playout cap randomisation; 1: every move in full)"
+    )  # fmt: skip
+    cheap_simulations: int = arg(16, "batched self-play: simulations of the cheap searches")
     seed: int = arg(0, "seed of the network's weights, the positions and the search noise")
 
 
@@ -190,7 +200,11 @@ def main(args: Args) -> dict[str, float]:
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
     model = PolicyValueNet(default_config(args.game)).to(device).eval()
-    config = MCTSConfig(simulations=args.simulations)
+    config = MCTSConfig(simulations=args.simulations, search=args.search)
+    try:
+        cap = PlayoutCap(args.full_search_fraction, args.cheap_simulations)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
     load_before = os.getloadavg()
 
     evaluate = NetworkEvaluator(
@@ -265,7 +279,9 @@ def main(args: Args) -> dict[str, float]:
             results[name] = max(results[name], _timed(work, args.seconds, sync))
     if args.selfplay:
         cpu_started = time.process_time()
-        records = play_selfplay_games(game, selfplay_evaluate, config, args.batch, rng)
+        records = play_selfplay_games(
+            game, selfplay_evaluate, config, args.batch, rng, playout_cap=cap
+        )
         results["batched_positions_cpu"] = len(records) / (time.process_time() - cpu_started)
         results["batched_positions"] = records.stats.positions_per_s
         results["selfplay_games_s"] = records.stats.wall_time_s
@@ -300,6 +316,7 @@ def _report(
         f"MMAC/pos), device={device}, threads={args.threads}, compile={args.compile} "
         f"(setup {r['setup_s']:.1f} s), runtime={args.runtime}, precision={args.precision}, "
         f"eval cache={args.eval_cache}, batch={b}, simulations={args.simulations}, "
+        f"search={args.search}, "
         f"best of {args.rounds} x {args.seconds:g} s"
     )
     print(f"load average (1/5/15 min): before {_load(load_before)}, after {_load(load_after)}")

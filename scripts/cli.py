@@ -45,7 +45,9 @@ def positional(help: str, nargs: str | None = None) -> Any:
 
 
 def build_parser(cls: type, description: str | None = None) -> argparse.ArgumentParser:
-    """An argparse parser with one option per field of the dataclass ``cls``."""
+    """An argparse parser with one option per field of the dataclass ``cls``. A script's
+    ``main`` builds one first: from then on a Ctrl-C is the script's to handle."""
+    end_startup_interrupts()
     parser = argparse.ArgumentParser(
         description=description or (cls.__doc__ or "").strip(),
         formatter_class=_HelpFormatter,
@@ -78,6 +80,15 @@ def parse(cls: type[T], argv: list[str] | None = None, description: str | None =
     """Parse ``argv`` (default: ``sys.argv[1:]``) into an instance of the dataclass ``cls``."""
     namespace = build_parser(cls, description).parse_args(argv)
     return cls(**vars(namespace))
+
+
+def end_startup_interrupts() -> None:
+    """From here on a Ctrl-C is the script's to handle (a ``KeyboardInterrupt``), no longer
+    the start-up's one line (see ``scripts/__init__.py``)."""
+    import scripts
+
+    if signal.getsignal(signal.SIGINT) is scripts._interrupted_while_starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 _ROOT = Path(__file__).resolve().parents[1]
@@ -243,6 +254,9 @@ def run_main(main: Callable[[], object], module: str) -> None:
     signal.signal(signal.SIGINT, _interrupt_once)
     try:
         main()
+        # Done, the checkpoints on disk: a Ctrl-C now, while the interpreter winds down, has
+        # nothing left to interrupt.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         return
     except RunInterrupted as stop:
         run_dir = stop.run_dir

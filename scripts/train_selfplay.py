@@ -35,7 +35,7 @@ from train.learn.alphazero import SelfPlayConfig, run_selfplay
 from train.learn.driver import IterationProgress, Resumed, first_checkpoint, resume_run
 from train.learn.evaluation import Evaluation
 from train.learn.tb import RunLogger, run_name
-from train.search.puct import SEARCH_FLAGS, MCTSConfig, config_from_flags
+from train.search.puct import SEARCH_FLAGS, MCTSConfig, SearchKind, config_from_flags
 from train.search.targets import PolicyTarget
 
 
@@ -55,10 +55,23 @@ class Args:
     iterations: int | None = arg(
         None, "self-play iterations (games, then training, then evaluation); default per game"
     )
+    time_budget: float = arg(
+        0.0, "alphazero: end the run after the iteration that spends this many minutes of "
+        "stage 2, the learning rate decaying over them (--iterations then only a cap); for "
+        "comparing recipes at the same cost (0: no budget)"
+    )  # fmt: skip
     games_per_iteration: int | None = arg(
         None, "games played per iteration, searched in lock-step batches; default per game"
     )
     simulations: int = arg(64, "MCTS simulations per move in self-play")
+    full_search_fraction: float = arg(
+        1.0, "alphazero: playout cap randomisation (KataGo): the share of moves searched "
+        "with --simulations and root noise, whose policies are training targets; the others "
+        "get --cheap-simulations, no noise, and train the value only (1: every move in full)"
+    )  # fmt: skip
+    cheap_simulations: int = arg(
+        16, "alphazero: simulations of the cheap searches, with --full-search-fraction < 1"
+    )
     # The search's settings, for self-play and for the evaluation's search (as in stage 1).
     c_puct_init: float = arg(MCTSConfig.c_puct_init, SEARCH_FLAGS["c_puct_init"])
     c_puct_base: float = arg(MCTSConfig.c_puct_base, SEARCH_FLAGS["c_puct_base"])
@@ -67,13 +80,26 @@ class Args:
         MCTSConfig.dirichlet_fraction, SEARCH_FLAGS["dirichlet_fraction"]
     )
     fpu_value: str = arg(str(MCTSConfig.fpu_value), SEARCH_FLAGS["fpu_value"])
-    temperature_moves: int | None = arg(
-        None, "moves sampled from the visit counts before play turns greedy; default per game"
+    search: SearchKind = arg(MCTSConfig.search, SEARCH_FLAGS["search"])
+    max_considered_actions: int = arg(
+        MCTSConfig.max_considered_actions, SEARCH_FLAGS["max_considered_actions"]
     )
+    gumbel_scale: float = arg(MCTSConfig.gumbel_scale, SEARCH_FLAGS["gumbel_scale"])
+    c_visit: float = arg(MCTSConfig.c_visit, SEARCH_FLAGS["c_visit"])
+    c_scale: float = arg(MCTSConfig.c_scale, SEARCH_FLAGS["c_scale"])
+    temperature_moves: int | None = arg(
+        None, "moves sampled from the visit counts before play turns greedy (puct; gumbel "
+        "plays its search's move); default per game"
+    )  # fmt: skip
     random_opening: int | None = arg(
         None, "each self-play game starts after 0..N uniformly random plies; default per game"
     )
     buffer_size: int = arg(60_000, "replay buffer capacity, in positions")
+    replay_window_start: int = arg(
+        0, "alphazero: train on a replay window of the newest positions only, N at first, "
+        "growing with the positions played (KataGo's sublinear rule) up to --buffer-size "
+        "(0: no window, the buffer's capacity alone)"
+    )  # fmt: skip
     sample_reuse: float | None = arg(
         None, "SGD samples drawn per new self-play position; default per game"
     )
@@ -92,7 +118,8 @@ class Args:
     )  # fmt: skip
     policy_target: PolicyTarget | None = arg(
         None, "alphazero: the policy label of a position, the search's visit counts or "
-        "Gumbel AlphaZero's completed-Q policy; default per game"
+        "Gumbel AlphaZero's completed-Q policy (the only one with --search gumbel); default "
+        "per game"
     )  # fmt: skip
     temperature: float = arg(1.0, "reinforce: sampling temperature of both sides' moves")
     pool_every: int = arg(5, "reinforce: add the current net to the opponent pool every N")
@@ -159,6 +186,19 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: --value-target-q must be in [0, 1], got {args.value_target_q}")
     if args.snapshot_every < 0:
         raise SystemExit(f"error: --snapshot-every must be >= 0, got {args.snapshot_every}")
+    if not 0.0 < args.full_search_fraction <= 1.0:
+        raise SystemExit(
+            f"error: --full-search-fraction must be in (0, 1], got {args.full_search_fraction}"
+        )
+    if args.time_budget < 0 or (args.time_budget > 0 and args.algo != "alphazero"):
+        raise SystemExit("error: --time-budget must be >= 0, and is for --algo alphazero")
+    if args.cheap_simulations < 1 or args.replay_window_start < 0:
+        raise SystemExit("error: --cheap-simulations must be >= 1, --replay-window-start >= 0")
+    if args.search == "gumbel" and args.policy_target != "completed-q":
+        raise SystemExit(
+            "error: --search gumbel trains on its own completed-Q policy, not --policy-target "
+            f"{args.policy_target}"
+        )
     _check_backend(args)
     _check_runtime(args, device)
     if args.workers > 1 and device != "cpu" and args.backend != "ray":
@@ -173,10 +213,13 @@ def main(argv: list[str] | None = None) -> None:
     set_threads(args.threads)
     model.to(device)
 
-    flags = {f.name for f in dataclasses.fields(Args)}
+    # The loop's own settings; its ``search`` is the MCTSConfig (which --search is part of).
+    flags = {f.name for f in dataclasses.fields(Args)} - {"search"}
     loop_fields = [f.name for f in dataclasses.fields(SelfPlayConfig) if f.name in flags]
     config = SelfPlayConfig(
-        **{name: getattr(args, name) for name in loop_fields}, search=search_config
+        **{name: getattr(args, name) for name in loop_fields},
+        search=search_config,
+        time_budget_s=60.0 * args.time_budget,
     )
     strength = StrengthConfig.for_game(
         game.name, games=args.eval_games, search_sims=args.eval_search_sims, search=search_config
@@ -255,6 +298,8 @@ def _fill_defaults(args: Args, game: str, device: str) -> Args:
     (what the run records in args.json, so ``--resume`` carries on with the same values)."""
     defaults = {
         **get_profile(game).selfplay_defaults,
+        # Gumbel search's label is its own completed-Q policy (train.search.targets).
+        **({"policy_target": "completed-q"} if args.search == "gumbel" else {}),
         "lr": 1e-3 if args.algo == "alphazero" else 2e-4,
         # One process per core on a CPU (see train/selfplay/process_pool.py); a GPU takes one big
         # batch instead.

@@ -14,6 +14,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 import torch
+from torch.utils.tensorboard import SummaryWriter
 
 import train.report.report as report_module
 from envs import TICTACTOE
@@ -139,15 +140,13 @@ def test_read_scalars_returns_what_was_written(tmp_path: Path) -> None:
 
 
 def test_read_scalars_keeps_the_last_value_of_a_step_logged_twice(tmp_path: Path) -> None:
-    # A resumed run logs again the steps after its last checkpoint, in a new event file.
-    first = RunLogger(tmp_path)
-    first.scalars({"losses/total": 5.0}, 10)
-    first.scalars({"losses/total": 4.0}, 20)
-    first.close()
-    second = RunLogger(tmp_path)
-    second.scalars({"losses/total": 3.0}, 20)
-    second.scalars({"losses/total": 2.0}, 30)
-    second.close()
+    # A run resumed before its writers left restart marks (train/learn/tb.py) logged again
+    # the steps after its last checkpoint, in a new event file, with nothing to discard them.
+    for values in ({10: 5.0, 20: 4.0}, {20: 3.0, 30: 2.0}):
+        writer = SummaryWriter(str(tmp_path))
+        for step, value in values.items():
+            writer.add_scalar("losses/total", value, step)
+        writer.close()
     series = read_scalars(tmp_path)["losses/total"]
     np.testing.assert_array_equal(series.steps, [10, 20, 30])
     np.testing.assert_array_equal(series.values, [5.0, 3.0, 2.0])

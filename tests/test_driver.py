@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.plugin_event_accumulator import (
+    EventAccumulator as PluginEventAccumulator,
+)
 
 from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from models.net import NetConfig, PolicyValueNet
@@ -218,11 +221,20 @@ def test_a_resumed_logger_discards_what_the_interrupted_process_logged_later(
         first.scalars({"losses/total": float(step)}, step)
     first.close()
     resumed = RunLogger(tmp_path, resumed_step=20)
-    resumed.scalars({"losses/total": 31.0}, 30)
+    for step in (30, 40):  # the checkpoint was at 30, the crash after 40
+        resumed.scalars({"losses/total": step + 1.0}, step)
     resumed.close()
+    again = RunLogger(tmp_path, resumed_step=30)
+    again.scalars({"losses/total": 42.0}, 40)
+    again.close()
+    # Both readers: the one the report uses, and the one TensorBoard's own page uses (which
+    # takes a run's first restart mark for its start: every writer must leave one).
     events = EventAccumulator(str(tmp_path))
     events.Reload()
+    plugins = PluginEventAccumulator(str(tmp_path))
+    plugins.Reload()
     for tag in ("losses/total", "charts/elapsed_s"):
-        assert [e.step for e in events.Scalars(tag)] == [10, 20, 30]
-    assert [e.value for e in events.Scalars("losses/total")] == [10.0, 20.0, 31.0]
-    np.testing.assert_array_equal(read_scalars(tmp_path)["losses/total"].values, [10, 20, 31])
+        assert [e.step for e in events.Scalars(tag)] == [10, 20, 30, 40]
+        assert [e.step for e in plugins.Tensors(tag)] == [10, 20, 30, 40]
+    assert [e.value for e in events.Scalars("losses/total")] == [10.0, 20.0, 31.0, 42.0]
+    np.testing.assert_array_equal(read_scalars(tmp_path)["losses/total"].values, [10, 20, 31, 42])

@@ -16,6 +16,7 @@ from train.search.search import MCTSConfig
 from train.selfplay import process_pool
 from train.selfplay.backend import InProcessBackend, make_backend
 from train.selfplay.games import play_selfplay_games
+from train.selfplay.playout_cap import NO_CAP
 
 CACHED = EvaluatorOptions(cache_size=10_000)
 
@@ -53,7 +54,7 @@ def test_a_pool_worker_plays_with_the_options_it_is_sent() -> None:
     model = _model("connect4")
     config = MCTSConfig(simulations=6)
     weights = {name: t.detach().clone() for name, t in model.state_dict().items()}
-    task = (model.config, weights, config, 3, 5, 2, None, "visits", CACHED)
+    task = (model.config, weights, config, 3, 5, 2, None, "visits", NO_CAP, CACHED)
     played = process_pool._play_share(task)
     oracle = play_selfplay_games(
         CONNECT4,

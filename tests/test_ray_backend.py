@@ -5,6 +5,7 @@ driver is killed."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import torch
 
 from models.checkpoint import load_checkpoint
 from models.net import NetConfig, PolicyValueNet
+from tests import test_faults as faults
 from tests.test_training_scripts import ENV, only_run, run_script
 from train.arena.positions import random_positions
 from train.search.search import MCTSConfig
@@ -185,6 +187,28 @@ def test_a_ray_run_resumes_after_its_driver_is_killed(cluster: str, tmp_path: Pa
     assert resumed.metrics["iteration"] == done_before + 2
     assert resumed.args["backend"] == "ray"
     assert len(resumed.training_state["buffer"]["value"]) > 0
+
+
+def test_ctrl_c_ends_a_ray_run_with_one_line_and_no_process_left(
+    cluster: str, tmp_path: Path
+) -> None:
+    """As tests/test_faults.py asks of the process pool: exit 130 within 5 s, the resume
+    command alone, no traceback, nothing left of the driver's process group (the actors live
+    in the cluster, which outlives the driver)."""
+    rng = random.Random(15)
+    command = (*faults.STAGE2, "--iterations", "500", "--backend", "ray", "--workers", "2")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(faults.ENV, "RAY_AUTH_MODE", ENV["RAY_AUTH_MODE"])
+        for attempt in range(3):
+            parent = tmp_path / f"run{attempt}"
+            run = faults.start(
+                tmp_path, command, "--ray-address", cluster, "--run-dir", str(parent)
+            )
+            faults.wait_for(lambda p=parent: list(p.glob("*/latest.pt")), "a checkpoint", run)
+            time.sleep(rng.uniform(0.0, 4.0))
+            assert run.process.poll() is None, "the run ended before its interruption"
+            interrupted = faults.ctrl_c(run, parent)
+            assert interrupted.line.startswith("interrupted: resume with")
 
 
 def test_make_backend_refuses_an_unknown_backend() -> None:

@@ -163,7 +163,8 @@ def test_replay_buffer_keeps_the_newest_positions() -> None:
     assert kept == set(
         zip(states.own[15:].tolist(), states.opp[15:].tolist(), values[15:].tolist(), strict=True)
     )
-    state, policy, value = buffer.sample(64, np.random.default_rng(1))
+    state, policy, value, has_policy = buffer.sample(64, np.random.default_rng(1))
+    assert has_policy.all()  # added without a mask: every policy is a target
     assert state.shape == (64,) and policy.shape == (64, 9) and value.shape == (64,)
 
     restored = ReplayBuffer(10, TICTACTOE)
@@ -177,7 +178,8 @@ def test_merged_buffer_averages_each_distinct_position_once() -> None:
     states, policies, values = _positions(TICTACTOE, 300, 2)
     buffer = ReplayBuffer(1000, TICTACTOE)
     buffer.add(states, policies, values)
-    merged_states, merged_policy, merged_value = buffer.merged()
+    merged_states, merged_policy, merged_value, merged_has_policy = buffer.merged()
+    assert merged_has_policy.all()
     # The oracle: group the rows by position with a dict.
     groups: dict[tuple[int, int], list[int]] = {}
     for row, key in enumerate(zip(states.own.tolist(), states.opp.tolist(), strict=True)):

@@ -259,3 +259,41 @@ def test_export_drops_the_training_state_and_keeps_the_network(
         for a, b in zip(source.model(obs), shipped.model(obs), strict=True):
             torch.testing.assert_close(a, b)
     assert target.stat().st_size < (stage1 / "best.pt").stat().st_size
+
+
+def test_selfplay_time_budget_ends_the_run_evaluated_and_resume_keeps_it_ended(
+    tmp_path: Path,
+) -> None:
+    budget_s = 4.0
+    tiny = [
+        *("--init", "scratch", "--game", "tictactoe", "--iterations", "100000"),
+        *("--games-per-iteration", "4", "--simulations", "4", "--workers", "1"),
+        *("--eval-games", "4", "--eval-every", "100000", "--snapshot-every", "0"),
+    ]
+    result = run_script(
+        "train_selfplay", *tiny, "--time-budget", str(budget_s / 60), "--run-dir", "runs",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert "time budget of 4s spent: run ended" in result.stdout
+    latest = load_checkpoint(only_run(tmp_path / "runs") / "latest.pt")
+    done = int(latest.metrics["iteration"])
+    assert 1 <= done < 100000
+    assert latest.metrics["elapsed_s"] >= budget_s
+    # The last iteration was evaluated although --eval-every never came round.
+    assert "eval/vs_random/score" in latest.metrics
+    # A finished budget stays finished: a resume plays no more iterations.
+    run_script("train_selfplay", "--resume", str(only_run(tmp_path / "runs")), cwd=tmp_path)
+    again = load_checkpoint(only_run(tmp_path / "runs") / "latest.pt")
+    assert int(again.metrics["iteration"]) == done
+
+
+def test_selfplay_refuses_a_time_budget_it_cannot_keep(tmp_path: Path) -> None:
+    for flags in (["--time-budget", "-1"], ["--time-budget", "1", "--algo", "reinforce"]):
+        result = run_script(
+            "train_selfplay", "--init", "scratch", "--game", "tictactoe", *flags, cwd=tmp_path,
+            check=False,
+        )  # fmt: skip
+        assert result.returncode != 0
+        assert result.stderr.strip().splitlines() == [
+            "error: --time-budget must be >= 0, and is for --algo alphazero"
+        ]

@@ -45,7 +45,8 @@ class SearchPlayer:
     """MCTS with any evaluator (a network, or random rollouts), playing its most visited move.
 
     No root noise; ties between equally visited moves are broken at random by
-    ``train.search.search.select_action``.
+    ``train.search.search.select_action``. A Gumbel search (``MCTSConfig(search="gumbel")``)
+    plays its own recommendation, the best of its most visited moves, instead.
     """
 
     def __init__(
@@ -58,4 +59,6 @@ class SearchPlayer:
 
     def act(self, state: State, rng: np.random.Generator) -> np.ndarray:
         result = search(self.game, state, self.evaluate, self.config, rng)
+        if self.config.search == "gumbel":
+            return result.action
         return np.asarray(select_action(result.visits, 0.0, rng), dtype=np.int64)

@@ -6,6 +6,7 @@
     mcts:1000  (or mcts:sims=1000)  pure MCTS, one random rollout per leaf, 1000 simulations
     PATH.pt                         a checkpoint's network alone (PATH.pt:temperature=0.5 samples)
     PATH.pt:sims=200                the network inside MCTS
+    PATH.pt:sims=200,search=gumbel  ... inside Gumbel search (mcts:sims=N,search=gumbel too)
 
 :func:`parse_spec` reads a spec into a :class:`PlayerSpec` without opening any file, and
 refuses unknown kinds and options; :func:`make_player` builds the player. Duels, evaluation,
@@ -25,6 +26,7 @@ import numpy as np
 from envs.core import Game
 from envs.players import Player, RandomPlayer
 from train.arena.network_players import PolicyPlayer, SearchPlayer
+from train.search.puct import SEARCH_KINDS
 from train.search.search import MCTSConfig
 
 #: The deepest expert a spec may ask for. The Connect Four expert's search time grows about
@@ -38,8 +40,8 @@ DEFAULT_MCTS_SIMS = 1000
 _CHECKPOINT = re.compile(r"^(?P<path>.+\.pt)(?::(?P<options>.*))?$")
 _OPTIONS = {
     "expert": {"depth", "temperature"},
-    "mcts": {"sims"},
-    "checkpoint": {"sims", "temperature"},
+    "mcts": {"sims", "search"},
+    "checkpoint": {"sims", "temperature", "search"},
 }
 _USAGE = "use random, expert[:key=value,...], mcts:SIMS, PATH.pt or PATH.pt:sims=N"
 
@@ -56,6 +58,7 @@ class PlayerSpec:
         depth: the expert's search depth (``None``: its default).
         temperature: the expert's or the network's sampling temperature (``None``: greedy
             for a network, the default for the expert).
+        search: the search's rules, ``"puct"`` or ``"gumbel"`` (``None``: PUCT).
     """
 
     kind: Literal["random", "expert", "mcts", "checkpoint"]
@@ -64,6 +67,7 @@ class PlayerSpec:
     sims: int | None = None
     depth: int | None = None
     temperature: float | None = None
+    search: str | None = None
 
 
 def checkpoint_path(text: str) -> str | None:
@@ -105,7 +109,12 @@ def parse_spec(text: str) -> PlayerSpec:
     if temperature is not None and not isinstance(temperature, int | float):
         raise ValueError(f"temperature must be a number, got {temperature!r} in {text!r}")
     temperature = None if temperature is None else float(temperature)
-    return PlayerSpec(kind, text, path, sims, depth, temperature)
+    search = options.get("search")
+    if search is not None and search not in SEARCH_KINDS:
+        raise ValueError(f"search must be one of {SEARCH_KINDS}, got {search!r} in {text!r}")
+    if search is not None and kind == "checkpoint" and sims is None:
+        raise ValueError(f"search= needs sims= (the network alone does not search) in {text!r}")
+    return PlayerSpec(kind, text, path, sims, depth, temperature, search)
 
 
 def make_player(
@@ -128,8 +137,8 @@ def make_player(
         from train.search.evaluators import RolloutEvaluator
 
         evaluate = RolloutEvaluator(game, np.random.default_rng(seed))
-        config = MCTSConfig(simulations=spec.sims)
-        return SearchPlayer(game, evaluate, config, name=f"mcts{spec.sims}")
+        config = MCTSConfig(simulations=spec.sims, search=spec.search or "puct")
+        return SearchPlayer(game, evaluate, config, name=f"{_search_name(spec)}{spec.sims}")
     return _checkpoint_player(spec, game, device)
 
 
@@ -142,8 +151,13 @@ def _checkpoint_player(spec: PlayerSpec, game: Game, device: str) -> Player:
     name = Path(spec.path).stem
     if spec.sims is None:
         return PolicyPlayer(game, evaluate, spec.temperature or 0.0, name=name)
-    config = MCTSConfig(simulations=spec.sims)
-    return SearchPlayer(game, evaluate, config, name=f"{name}+mcts{spec.sims}")
+    config = MCTSConfig(simulations=spec.sims, search=spec.search or "puct")
+    return SearchPlayer(game, evaluate, config, name=f"{name}+{_search_name(spec)}{spec.sims}")
+
+
+def _search_name(spec: PlayerSpec) -> str:
+    """What a search player's name calls its search: ``mcts``, or ``gumbel``."""
+    return "gumbel" if spec.search == "gumbel" else "mcts"
 
 
 def _parse_options(text: str) -> dict[str, int | float | str]:

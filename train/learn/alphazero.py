@@ -3,7 +3,9 @@
 One iteration, in three places: the current network, inside the batched search, plays a
 batch of games against itself (:mod:`train.selfplay.games`, played where the run's
 :class:`train.selfplay.backend.SelfPlayBackend` plays them); their positions go into a
-bounded replay buffer labelled with the search's policy and the final outcome; the network
+bounded replay buffer labelled with the search's policy and the final outcome (optionally
+only the newest positions of a window that grows with the run,
+:func:`train.selfplay.replay_buffer.replay_window`); the network
 then takes SGD steps on samples from the buffer with stage 1's loss
 (:func:`train.learn.updates.train_on_buffer`). The end of the iteration
 (evaluation every ``eval_every`` iterations, logging, a checkpoint that resumes the run
@@ -44,7 +46,8 @@ from train.search.search import MCTSConfig
 from train.search.targets import PolicyTarget
 from train.selfplay.backend import SelfPlayBackend, make_backend
 from train.selfplay.games import SelfPlayRecords, SelfPlayStats
-from train.selfplay.replay_buffer import ReplayBuffer
+from train.selfplay.playout_cap import PlayoutCap
+from train.selfplay.replay_buffer import ReplayBuffer, replay_window
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,12 @@ class SelfPlayConfig:
     search: MCTSConfig = MCTSConfig()  # the other search settings (its simulations: above)
     temperature_moves: int | None = None  # None: the search module's default per game
     random_opening: int = 0  # each game starts after 0..N uniformly random plies
+    # Playout cap randomisation (train/selfplay/playout_cap.py): the share of moves searched
+    # with ``simulations`` and kept as policy targets; the others get ``cheap_simulations``.
+    full_search_fraction: float = 1.0  # 1: every move in full (no cap)
+    cheap_simulations: int = 16
     buffer_size: int = 60_000
+    replay_window_start: int = 0  # >0: a replay window growing from this many positions
     sample_reuse: float = 4.0  # SGD samples drawn per new position
     batch_size: int = 256
     lr: float = 1e-3
@@ -72,6 +80,11 @@ class SelfPlayConfig:
     workers: int = 1  # processes playing the self-play games (CPU; see train/selfplay/backend.py)
     backend: str | None = None  # local, processes or ray (None: processes when workers > 1)
     ray_address: str | None = None  # the Ray cluster to join (None: a local Ray runtime)
+    # >0: the run ends after the iteration that spends this many seconds of stage 2 (its
+    # earlier, interrupted processes included), ``iterations`` then only a cap; the learning
+    # rate decays over the budget instead of the iterations. For comparing recipes at the
+    # same wall-clock cost; such a run's length depends on the machine's speed.
+    time_budget_s: float = 0.0
     runtime: str = "torch"  # what runs the network in self-play: torch or onnxruntime
     eval_cache: int = 0  # positions each self-play evaluator remembers (0: none)
 
@@ -80,6 +93,10 @@ class SelfPlayConfig:
         """The defaults of ``game`` (its profile's ``selfplay_defaults``, measured on the
         2-core machine: README, "Stage 2") with ``overrides`` on top."""
         return cls(**{**get_profile(game).selfplay_defaults, **overrides})
+
+    @property
+    def playout_cap(self) -> PlayoutCap:
+        return PlayoutCap(self.full_search_fraction, self.cheap_simulations)
 
 
 def selfplay_metrics(stats: SelfPlayStats) -> dict[str, float]:
@@ -90,6 +107,7 @@ def selfplay_metrics(stats: SelfPlayStats) -> dict[str, float]:
         "selfplay/draw_rate": stats.draw_rate,
         "selfplay/policy_entropy/search": stats.search_entropy,
         "selfplay/policy_entropy/network": stats.prior_entropy,
+        "selfplay/full_search_fraction": stats.full_search_fraction,
         "charts/sims_per_s": stats.simulations / max(stats.wall_time_s, 1e-9),
         "charts/selfplay_positions_per_s": stats.positions_per_s,
     }
@@ -137,13 +155,19 @@ def run_selfplay(
         metrics: dict[str, float] = {}
         bar = round_bar(progress, outputs, desc="self-play")
         for iteration in bar:
+            if iteration > 0 and _budget_spent(config, logger):  # a resumed run, finished
+                break
             model.eval()
             records = _play_games(game, model, backend, search_config, config, rng)
-            buffer.add(records.states, records.policies, value_targets(records, config))
+            values = value_targets(records, config)
+            buffer.add(records.states, records.policies, values, records.has_policy)
             progress.selfplay_positions += len(records)
+            if config.replay_window_start > 0:  # else the buffer's capacity is the window
+                played, start = progress.selfplay_positions, config.replay_window_start
+                buffer.keep_newest(replay_window(played, start, config.buffer_size))
             steps = math.ceil(len(records) * config.sample_reuse / config.batch_size)
             if config.lr_decay:
-                anneal(scheduler, config.lr, iteration / max(1, config.iterations - 1))
+                anneal(scheduler, config.lr, _run_fraction(iteration, config, logger))
             started = time.perf_counter()
             with torch_threads(backend.training_threads):
                 metrics = train_on_buffer(
@@ -156,16 +180,32 @@ def run_selfplay(
             metrics["charts/positions_per_s"] = steps * config.batch_size / max(train_seconds, 1e-9)
             metrics["selfplay/buffer_size"] = float(len(buffer))
             state = training_state(optimizer, scheduler, rng, buffer=buffer.state_dict())
-            evaluated = end_round(model, metrics, progress, outputs, state)
+            last = _budget_spent(config, logger)
+            evaluated = end_round(model, metrics, progress, outputs, state, last=last)
             bar.set_postfix(
                 loss=f"{metrics['losses/total']:.3f}",
                 length=f"{metrics['selfplay/game_length']:.1f}",
             )
             if evaluated:
                 tqdm.write(summary(progress, metrics, {}))
+            if last:
+                tqdm.write(f"time budget of {config.time_budget_s:.0f}s spent: run ended")
+                break
         return metrics
     finally:
         backend.close()
+
+
+def _budget_spent(config: SelfPlayConfig, logger: RunLogger) -> bool:
+    return config.time_budget_s > 0 and logger.stage_elapsed >= config.time_budget_s
+
+
+def _run_fraction(iteration: int, config: SelfPlayConfig, logger: RunLogger) -> float:
+    """How far through its run the loop is, in [0, 1], for the learning-rate schedule: by
+    iterations, or by the time budget when there is one."""
+    if config.time_budget_s > 0:
+        return min(1.0, logger.stage_elapsed / config.time_budget_s)
+    return iteration / max(1, config.iterations - 1)
 
 
 def _play_games(
@@ -188,4 +228,5 @@ def _play_games(
         temperature_moves=config.temperature_moves,
         start_states=starts,
         policy_target=config.policy_target,
+        playout_cap=config.playout_cap,
     )

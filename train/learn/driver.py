@@ -239,14 +239,16 @@ def end_round(
     outputs: RunOutputs,
     state: dict[str, Any],
     keep_as_best: bool = False,
+    last: bool = False,
 ) -> bool:
-    """What ends every round of every stage: evaluate (every ``eval_every`` rounds and after
-    the last) into ``metrics``, log, count the round done, then write every
-    ``snapshot_every`` rounds the network alone as ``iteration_NNNN.pt``, ``best.pt`` when
-    ``keep_as_best``, and last ``latest.pt`` (the resume point) with the loop's ``state``
-    (from :func:`training_state`) and the progress. Returns whether the evaluation ran."""
+    """What ends every round of every stage: evaluate (every ``eval_every`` rounds, after
+    the last, and after one the loop says is ``last``: its time budget spent) into
+    ``metrics``, log, count the round done, then write every ``snapshot_every`` rounds the
+    network alone as ``iteration_NNNN.pt``, ``best.pt`` when ``keep_as_best``, and last
+    ``latest.pt`` (the resume point) with the loop's ``state`` (from :func:`training_state`)
+    and the progress. Returns whether the evaluation ran."""
     done = rounds_done(progress) + 1
-    due = done % outputs.eval_every == 0 or done == outputs.rounds
+    due = done % outputs.eval_every == 0 or done == outputs.rounds or last
     evaluated = outputs.evaluate is not None and due
     if evaluated:
         metrics.update(outputs.evaluate(model))

@@ -12,7 +12,6 @@ same order, whatever the worker count. What is recorded, and the file it goes to
 
 from __future__ import annotations
 
-import multiprocessing
 import subprocess
 import time
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ from train.learn.expert_data import (
     load_dataset,
     save_dataset,
 )
+from train.workers import WorkerPool
 
 #: Games per unit of work: the batch the expert sees, and what a worker process takes at once.
 CHUNK_GAMES = 250
@@ -212,10 +212,9 @@ def _run(tasks: list[tuple], workers: int) -> Iterator[tuple[dict[str, np.ndarra
     config = tasks[0][0]
     game = get_game(config.game)
     config.make_expert().policy(game.initial_state(1))
-    # "spawn": a fresh interpreter per worker, safe with numba and torch threads.
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(min(workers, len(tasks))) as pool:
-        yield from pool.imap(_play_chunk, tasks)
+    # Fresh interpreters that a Ctrl-C neither hangs nor fills with tracebacks.
+    with WorkerPool(min(workers, len(tasks))) as pool:
+        yield from pool.map(_play_chunk, tasks)
 
 
 def _metadata(config: GenerationConfig, arrays: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -62,11 +62,14 @@ def train_step(
     target_value: torch.Tensor,
     value_weight: float = 1.0,
     grad_clip: float = 1.0,
+    policy_mask: torch.Tensor | None = None,
 ) -> LossParts:
-    """One clipped AdamW step on a batch ``[B, ...]``; returns the loss before the step."""
+    """One clipped AdamW step on a batch ``[B, ...]``; returns the loss before the step.
+    ``policy_mask`` (bool[B], None: all) is the rows with a policy target
+    (:func:`train.learn.losses.policy_value_loss`)."""
     model.train()
     logits, value = model(obs, legal)
-    parts = policy_value_loss(logits, value, target_policy, target_value, value_weight)
+    parts = policy_value_loss(logits, value, target_policy, target_value, value_weight, policy_mask)
     optimizer.zero_grad(set_to_none=True)
     parts.total.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)

@@ -7,8 +7,11 @@ the report can draw any metric against compute as well as against data.
 
 A resumed run repeats the work its interrupted process did after the last checkpoint, and
 logs it again: its writer starts with TensorBoard's ``purge_step`` just past that checkpoint's
-step, so readers (TensorBoard, ``train.report.runs.read_scalars``) discard what the
-interrupted process logged later, and every step reads once.
+step, a restart mark that makes readers (TensorBoard, ``train.report.runs.read_scalars``)
+discard what the interrupted process logged later, so every step reads once. A new run's
+writer leaves that mark too, at step 0 (nothing to discard): the reader behind TensorBoard's
+page takes the first mark of a run for its start and acts only on later ones, so a run
+begun without one would show its first resume's repeated steps twice.
 """
 
 from __future__ import annotations
@@ -50,10 +53,10 @@ class RunLogger:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         # Events at steps >= purge_step logged before this writer started are discarded. The
         # checkpoint's own step stays: its round logged it before writing the checkpoint.
-        purge = None if resumed_step is None else resumed_step + 1
+        purge = 0 if resumed_step is None else resumed_step + 1
         self.writer = SummaryWriter(str(self.run_dir), purge_step=purge)
         self.earlier_stages_s = earlier_stages_s
-        self._first_step = 0 if purge is None else purge
+        self._first_step = purge
         self._offset = elapsed_offset
         self._start = time.monotonic()
 

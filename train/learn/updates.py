@@ -7,7 +7,8 @@ with the one loss (:mod:`train.learn.losses`).
 
 - AlphaZero: targets are the search's policy and the outcome (mixed with the search's value,
   :func:`value_targets`); :func:`train_on_buffer` takes SGD steps on samples of the replay
-  buffer.
+  buffer, the policy term over the positions that have a policy target (all of them without
+  a playout cap, :mod:`train.selfplay.playout_cap`).
 - REINFORCE: targets turn the loss into the policy gradient with a baseline
   (:func:`reinforce_targets`); :func:`train_one_pass` takes one pass over the learner's
   positions of the iteration.
@@ -60,20 +61,23 @@ def train_on_buffer(
 ) -> dict[str, float]:
     """``steps`` SGD steps on uniform samples of the buffer, each seen through a random symmetry.
 
-    Returns the mean losses under stage 1's tags.
+    Positions without a policy target (the buffer's ``has_policy``) count in the value term
+    only. Returns the mean losses under stage 1's tags.
     """
     totals = np.zeros(3)
     merged = buffer.merged() if config.merge_duplicates else None
     for _ in range(steps):
         if merged is None:
-            state, policy, value = buffer.sample(config.batch_size, rng)
+            state, policy, value, has_policy = buffer.sample(config.batch_size, rng)
         else:
             pick = rng.integers(0, len(merged[2]), config.batch_size)
-            state, policy, value = merged[0][pick], merged[1][pick], merged[2][pick]
+            state, policy, value, has_policy = (part[pick] for part in merged)
         data = PositionBatch.build(game, state, policy, value, config.augment)
         sym = data.random_symmetries(config.batch_size, rng)
         index = torch.arange(config.batch_size)
         obs, legal, target, target_value = data.batch(index, sym, device)
+        # No mask when every row has a target: the loss is then computed as it always was.
+        mask = None if has_policy.all() else torch.from_numpy(has_policy).to(device)
         parts = train_step(
             model,
             optimizer,
@@ -84,6 +88,7 @@ def train_on_buffer(
             target_value,
             config.value_weight,
             config.grad_clip,
+            policy_mask=mask,
         )
         totals += [float(parts.total), float(parts.policy), float(parts.value)]
     mean = totals / max(1, steps)

@@ -4,7 +4,7 @@
   network);
 - :class:`RootSelection` (with the per-search :class:`RootPlan` it starts) chooses the root
   action of every simulation and the move a search recommends: AlphaZero's PUCT root today
-  (``train.search.puct.PuctRoot``), Gumbel root search next;
+  (``train.search.puct.PuctRoot``) and Gumbel root search (``train.search.gumbel.GumbelRoot``);
 - :class:`InteriorSelection` chooses the actions below the root (``train.search.puct.
   puct_actions``);
 - :class:`SearchFunction` is the signature of ``train.search.search.search`` itself, the
@@ -61,11 +61,11 @@ class RootSelection(Protocol):
     :class:`RootPlan` of this search.
 
     Gumbel root search (Danihelka et al. 2022, "Policy improvement by planning with
-    Gumbel") goes in ``train/search/gumbel.py`` as one: ``start`` draws Gumbel noise
+    Gumbel") is one, ``train.search.gumbel.GumbelRoot``: ``start`` draws Gumbel noise
     (when ``add_noise``) and keeps the top-k actions by noise + logits; ``select`` follows
-    sequential halving's schedule over the candidates still in play, halving them by noise
-    + logits + sigma(completed Q) at the end of each phase; ``action`` is the survivor, and
-    its policy target is ``train.search.targets.completed_q_policy``.
+    sequential halving's schedule over the candidates still in play, by noise + logits +
+    sigma(completed Q); ``action`` is the survivor, and its policy target is
+    ``train.search.targets.gumbel_policy``.
     """
 
     def start(
@@ -78,8 +78,9 @@ class InteriorSelection(Protocol):
     node ``nodes[k]`` of game ``games[k]``, for all ``K`` descents below the root at once.
 
     It reads the tree's statistics and must choose a legal action; it draws no random
-    numbers (the search must stay reproducible and match its oracle). PUCT today; Gumbel
-    MuZero's deterministic interior rule would be another.
+    numbers (the search must stay reproducible and match its oracle): PUCT
+    (``train.search.puct.puct_actions``), or Gumbel MuZero's deterministic rule
+    (``train.search.gumbel.gumbel_interior_actions``).
     """
 
     def __call__(

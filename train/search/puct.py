@@ -20,10 +20,15 @@ stages' scripts the same search flags.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
 from train.search.tree import ROOT_INDEX, Tree
+
+#: The selection rules a search can use (``MCTSConfig.search``).
+SearchKind = Literal["puct", "gumbel"]
+SEARCH_KINDS: tuple[str, ...] = get_args(SearchKind)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,16 @@ class MCTSConfig:
             to [-1, 1] values with draws at 0) treats an untried move as a draw; ``None``
             uses the node's current mean value (Leela Chess Zero's choice, with no
             reduction), which explores less in positions that are going well.
+        search: the selection rules ``train.search.search.search`` uses unless given others:
+            ``"puct"`` (AlphaZero: the PUCT fields above) or ``"gumbel"`` (Gumbel MuZero's
+            root and interior rules, ``train/search/gumbel.py``: the fields below).
+        max_considered_actions: Gumbel: root moves sampled for sequential halving (mctx's
+            default 16, i.e. every move in our games).
+        gumbel_scale: Gumbel: scale of the root's Gumbel noise when noise is asked for (1.0).
+        c_visit, c_scale: Gumbel: ``sigma(q) = (c_visit + max_b N(b)) * c_scale * q`` with
+            ``q`` the completed Q rescaled to [0, 1]: ``c_visit = 50``, ``c_scale = 1.0``
+            (mctx's ``qtransform_completed_by_mix_value`` takes 50 and 0.1; a lower
+            ``c_scale`` keeps more of the prior in the policy target).
     """
 
     simulations: int = 100
@@ -51,12 +66,25 @@ class MCTSConfig:
     dirichlet_alpha: float = 1.0
     dirichlet_fraction: float = 0.25
     fpu_value: float | None = 0.0
+    search: SearchKind = "puct"
+    max_considered_actions: int = 16
+    gumbel_scale: float = 1.0
+    c_visit: float = 50.0
+    c_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.simulations < 1:
             raise ValueError(f"simulations must be >= 1, got {self.simulations}")
         if self.dirichlet_alpha <= 0 or not 0 <= self.dirichlet_fraction <= 1:
             raise ValueError(f"invalid Dirichlet settings in {self}")
+        if self.search not in SEARCH_KINDS:
+            raise ValueError(f"search must be one of {SEARCH_KINDS}, got {self.search!r}")
+        if self.max_considered_actions < 1:
+            raise ValueError(
+                f"max_considered_actions must be >= 1, got {self.max_considered_actions}"
+            )
+        if min(self.gumbel_scale, self.c_visit, self.c_scale) < 0:
+            raise ValueError(f"gumbel_scale, c_visit and c_scale must be >= 0 in {self}")
 
 
 def puct_scores(
@@ -165,6 +193,12 @@ SEARCH_FLAGS: dict[str, str] = {
     "(AlphaZero's)",
     "fpu_value": "value of an untried move for the player choosing (first-play urgency): a "
     "number (0: a draw), or 'parent' for the node's mean value",
+    "search": "puct: AlphaZero's search (Dirichlet noise, PUCT); gumbel: Gumbel MuZero's "
+    "(Gumbel-top-k and sequential halving at the root, its completed-Q policy as target)",
+    "max_considered_actions": "gumbel: root moves sampled for sequential halving",
+    "gumbel_scale": "gumbel: scale of the root's Gumbel noise in self-play",
+    "c_visit": "gumbel: sigma(q) = (c_visit + max visits) * c_scale * q, q in [0, 1]",
+    "c_scale": "gumbel: the c_scale of sigma(q) (see --c-visit)",
 }
 
 

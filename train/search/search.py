@@ -6,7 +6,8 @@ simulation, in every game at once,
 1. **selects** a leaf: the root selection chooses the action at the root
    (``train.search.protocols.RootSelection``), the interior selection the actions below it
    (``InteriorSelection``), in a descent that loops over depth, never over games; by
-   default both are AlphaZero's PUCT (``train/search/puct.py``);
+   default both are the config's (``MCTSConfig.search``): AlphaZero's PUCT
+   (``train/search/puct.py``), or Gumbel MuZero's rules (``train/search/gumbel.py``);
 2. **expands** the new leaves: finished positions take their true outcome
    (``game.terminal_value``); the others go to the evaluator in *one* batched call;
 3. **backs up** the leaf values to the root, negating at each ply.
@@ -32,6 +33,7 @@ import numpy as np
 
 from envs.core import Game, State
 from envs.players import sample_masked
+from train.search.gumbel import GUMBEL_ROOT, gumbel_interior_actions
 from train.search.protocols import Evaluator, InteriorSelection, RootSelection
 from train.search.puct import PUCT_ROOT, MCTSConfig, puct_actions
 from train.search.timing import PhaseTimer, no_timer
@@ -54,9 +56,12 @@ class SearchResult:
         priors: float32[B, A] the evaluator's priors at the root, before any noise.
         legal: bool[B, A] the legal moves at the root.
         action: int64[B] the move the root selection recommends, drawn without randomness:
-            with PUCT the most visited root action, the lowest index on ties. Play that
-            samples by temperature or breaks ties at random (self-play, ``SearchPlayer``)
-            uses :func:`select_action` on ``visits`` instead.
+            with PUCT the most visited root action, the lowest index on ties (play that
+            samples by temperature or breaks ties at random, PUCT's self-play and
+            ``SearchPlayer``, uses :func:`select_action` on ``visits`` instead); with Gumbel
+            the sequential-halving survivor, the move Gumbel play makes.
+        raw_value: float32[B] the evaluator's value of each root, for its player to move
+            (Gumbel's mixed value needs it; None where a result was made without one).
     """
 
     visits: np.ndarray
@@ -65,6 +70,7 @@ class SearchResult:
     priors: np.ndarray
     legal: np.ndarray
     action: np.ndarray
+    raw_value: np.ndarray | None = None
 
 
 def search(
@@ -74,8 +80,8 @@ def search(
     config: MCTSConfig,
     rng: np.random.Generator,
     add_noise: bool = False,
-    root_selection: RootSelection = PUCT_ROOT,
-    interior_selection: InteriorSelection = puct_actions,
+    root_selection: RootSelection | None = None,
+    interior_selection: InteriorSelection | None = None,
     timer: PhaseTimer | None = None,
 ) -> SearchResult:
     """Run ``config.simulations`` simulations from each of a batch of positions.
@@ -87,10 +93,11 @@ def search(
         config: search settings.
         rng: the only source of randomness (the root selection's noise).
         add_noise: exploration noise at the root (self-play): for PUCT, Dirichlet noise
-            mixed into the root priors.
+            mixed into the root priors; for Gumbel, the Gumbel noise of its top-k.
         root_selection: chooses the root action of each simulation and the recommended
-            move (default AlphaZero's PUCT root).
-        interior_selection: chooses the actions below the root (default PUCT).
+            move (default: the config's, AlphaZero's PUCT root or ``GumbelRoot``).
+        interior_selection: chooses the actions below the root (default: the config's,
+            PUCT or ``gumbel_interior_actions``).
         timer: if given, the simulations' steps are timed as its phases ``descend``,
             ``expand`` and ``backup`` (``train/search/timing.py``).
 
@@ -102,6 +109,11 @@ def search(
     root_legal = game.legal_mask(states)
     root_priors, root_values = evaluate(states, root_legal)
     root_priors = np.asarray(root_priors, dtype=np.float32)
+    gumbel = config.search == "gumbel"
+    if root_selection is None:
+        root_selection = GUMBEL_ROOT if gumbel else PUCT_ROOT
+    if interior_selection is None:
+        interior_selection = gumbel_interior_actions if gumbel else puct_actions
     tree = init_tree(game, states, root_legal, root_priors, root_values, config.simulations + 1)
     plan = root_selection.start(tree, config, rng, add_noise)
 
@@ -126,6 +138,7 @@ def search(
         priors=root_priors,
         legal=root_legal,
         action=np.asarray(plan.action(tree), dtype=np.int64),
+        raw_value=np.asarray(root_values, dtype=np.float32),
     )
 
 

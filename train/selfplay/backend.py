@@ -1,8 +1,8 @@
 """Where stage 2's self-play games are played: one protocol, its backends chosen in one place.
 
 The AlphaZero loop asks a :class:`SelfPlayBackend` for one thing per iteration: *play these
-games (their number, their start positions, their move-temperature and policy-target
-settings) with this network's weights and this search, drawing randomness from this
+games (their number, their start positions, their move-temperature, policy-target and
+playout-cap settings) with this network's weights and this search, drawing randomness from this
 generator, and give me the records.* Where and how the games are played is the backend's
 business:
 
@@ -42,6 +42,7 @@ from train.search.evaluators import DEFAULT_EVALUATOR, EvaluatorOptions, Network
 from train.search.search import MCTSConfig
 from train.search.targets import PolicyTarget
 from train.selfplay.games import SelfPlayRecords, play_selfplay_games
+from train.selfplay.playout_cap import NO_CAP, PlayoutCap
 from train.selfplay.process_pool import ProcessPoolBackend
 
 
@@ -61,6 +62,7 @@ class SelfPlayBackend(Protocol):
         temperature_moves: int | None = None,
         start_states: State | None = None,
         policy_target: PolicyTarget = "visits",
+        playout_cap: PlayoutCap = NO_CAP,
     ) -> SelfPlayRecords:
         """``n_games`` games of the search (``config``) with ``model`` against itself, from
         ``start_states`` (State[n_games]; None: the empty board), as
@@ -98,6 +100,7 @@ class InProcessBackend:
         temperature_moves: int | None = None,
         start_states: State | None = None,
         policy_target: PolicyTarget = "visits",
+        playout_cap: PlayoutCap = NO_CAP,
     ) -> SelfPlayRecords:
         # One evaluator per network: it keeps a folded inference copy, rebuilt only when the
         # weights have changed since the last call.
@@ -112,6 +115,7 @@ class InProcessBackend:
             temperature_moves=temperature_moves,
             start_states=start_states,
             policy_target=policy_target,
+            playout_cap=playout_cap,
         )
 
     def close(self) -> None:

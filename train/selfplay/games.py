@@ -5,7 +5,11 @@ so the evaluator always sees one big batch; a game that ends drops out of the ba
 AlphaZero (Silver et al., 2018), the root priors get Dirichlet noise, the move is drawn from
 the visit counts at temperature 1 for the first ``temperature_moves`` moves and is the most
 visited one afterwards, and every position is labelled with the search's visit distribution
-and the game's final outcome.
+and the game's final outcome. With Gumbel search (``MCTSConfig(search="gumbel")``) the
+Gumbel noise explores instead: the move is the search's own recommendation and the label its
+completed-Q policy (``train.search.targets.gumbel_policy``). With a playout cap
+(:mod:`train.selfplay.playout_cap`) only a random share of the moves get the full search and
+a policy label; the others get a cheap one and are labelled with the outcome alone.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.core import Game, State
-from train.search.search import Evaluator, MCTSConfig, search, select_action
-from train.search.targets import PolicyTarget, search_policy
+from train.search.search import Evaluator, MCTSConfig, SearchResult, search, select_action
+from train.search.targets import PolicyTarget, gumbel_policy, search_policy
+from train.selfplay.playout_cap import NO_CAP, PlayoutCap, draw_full_searches, split_search
 
 
 @dataclass(frozen=True)
@@ -28,12 +33,15 @@ class SelfPlayStats:
         game_lengths: int32[n_games] moves played in each game.
         first_player_win_rate / draw_rate: fractions of the games (the second player won
             the rest).
-        search_entropy: mean entropy (nats) of the search policy (the recorded policy
-            target) over all positions.
+        search_entropy: mean entropy (nats) of the search policy over all positions (with a
+            playout cap, the cheap searches' too).
         prior_entropy: mean entropy of the evaluator's priors at the same roots; search
             that sharpens the prior keeps this above ``search_entropy``.
-        simulations: simulations run, summed over positions (``positions * simulations``).
+        simulations: simulations run, summed over positions (``positions * simulations``
+            without a playout cap).
         wall_time_s: seconds for the whole batch of games.
+        full_searches: positions searched in full, the policy targets (all of them without
+            a playout cap).
     """
 
     game_lengths: np.ndarray
@@ -43,10 +51,16 @@ class SelfPlayStats:
     prior_entropy: float
     simulations: int
     wall_time_s: float
+    full_searches: int
 
     @property
     def positions_per_s(self) -> float:
         return float(self.game_lengths.sum()) / max(self.wall_time_s, 1e-9)
+
+    @property
+    def full_search_fraction(self) -> float:
+        """The share of the positions searched in full (1 without a playout cap)."""
+        return self.full_searches / max(1, int(self.game_lengths.sum()))
 
 
 @dataclass(frozen=True)
@@ -56,10 +70,12 @@ class SelfPlayRecords:
     Attributes:
         states: State[P] the position before each move (``game.observation`` makes inputs).
         policies: float32[P, A] the search's policy (``policy_target``: its visit counts,
-            normalised, or completed Q).
+            normalised, or completed Q); zeros where ``has_policy`` is False.
         outcomes: float32[P] the final result for the player to move at that position.
         root_values: float32[P] the search's value of that position (``root_value``), for the
             same player: a less noisy but biased value target than the outcome.
+        has_policy: bool[P] whether the position was searched in full and its policy is a
+            training target (always, without a playout cap); the others train the value only.
         game_index: int32[P] which game each position comes from.
         moves: the move string (``game.notation``) of each game.
         stats: :class:`SelfPlayStats`.
@@ -69,6 +85,7 @@ class SelfPlayRecords:
     policies: np.ndarray
     outcomes: np.ndarray
     root_values: np.ndarray
+    has_policy: np.ndarray
     game_index: np.ndarray
     moves: list[str]
     stats: SelfPlayStats
@@ -87,6 +104,7 @@ def play_selfplay_games(
     add_noise: bool = True,
     start_states: State | None = None,
     policy_target: PolicyTarget = "visits",
+    playout_cap: PlayoutCap = NO_CAP,
 ) -> SelfPlayRecords:
     """Play ``n_games`` games of the search against itself, in lock-step.
 
@@ -99,11 +117,16 @@ def play_selfplay_games(
         temperature_moves: moves per game drawn from the visit counts before play turns
             greedy; default ``game.num_cells // 4`` (2 in tic-tac-toe, 10 in Connect Four),
             a scaled-down version of AlphaGo Zero's 30 moves on a 361-point board.
-        add_noise: Dirichlet noise at the root (AlphaZero's self-play exploration).
+        add_noise: root noise (AlphaZero's Dirichlet noise, or Gumbel search's Gumbel noise).
         start_states: optional State[n_games] unfinished positions to start from (e.g. an
             opening book); default the empty board.
         policy_target: what each position's policy label is (``train/search/targets.py``);
-            the moves played follow the visit counts either way.
+            the moves played follow the visit counts either way. With Gumbel search
+            (``config.search``) neither this nor ``temperature_moves`` applies: the label is
+            Gumbel's policy target and the move the search's ``action``.
+        playout_cap: which moves get the full search (``config.simulations``, noise, a
+            policy label) and which a cheap one (:mod:`train.selfplay.playout_cap`); the
+            default searches every move in full and draws nothing more from ``rng``.
 
     Returns:
         the positions, policies and outcomes of all games, with their move strings and stats.
@@ -119,21 +142,33 @@ def play_selfplay_games(
     visited: list[State] = []  # per move: the positions searched
     policies: list[np.ndarray] = []
     root_values: list[np.ndarray] = []
+    full_searched: list[np.ndarray] = []
+    simulations = 0
     game_ids: list[np.ndarray] = []
     search_entropy: list[np.ndarray] = []
     prior_entropy: list[np.ndarray] = []
     moves: list[list[int]] = [[] for _ in range(n_games)]
     playing = np.arange(n_games)
     move_number = 0
+
+    def run(roots: State, roots_config: MCTSConfig, noise: bool) -> SearchResult:
+        return search(game, roots, evaluate, roots_config, rng, add_noise=noise)
+
     while len(playing):
         current = states[playing]
-        result = search(game, current, evaluate, config, rng, add_noise=add_noise)
-        policy = search_policy(result, policy_target)
-        temperature = 1.0 if move_number < temperature_moves else 0.0
-        actions = select_action(result.visits, temperature, rng)
+        full = draw_full_searches(playout_cap, len(playing), rng)
+        result, sims = split_search(run, current, full, config, playout_cap, add_noise)
+        simulations += int(sims.sum())
+        if config.search == "gumbel":
+            policy, actions = gumbel_policy(result, config), result.action
+        else:
+            policy = search_policy(result, policy_target)
+            temperature = 1.0 if move_number < temperature_moves else 0.0
+            actions = select_action(result.visits, temperature, rng)
 
         visited.append(current)
-        policies.append(policy)
+        policies.append(np.where(full[:, None], policy, 0.0).astype(policy.dtype))
+        full_searched.append(full)
         root_values.append(result.root_value.astype(np.float32))
         game_ids.append(playing.astype(np.int32))
         search_entropy.append(_entropy(policy))
@@ -152,6 +187,7 @@ def play_selfplay_games(
     final_value = game.terminal_value(states)[game_index]
     plies_left = states.ply[game_index] - all_states.ply
     outcomes = np.where(plies_left % 2 == 0, final_value, -final_value).astype(np.float32)
+    has_policy = np.concatenate(full_searched)
 
     lengths = np.array([len(m) for m in moves], dtype=np.int32)
     won = game.is_won(states)
@@ -164,14 +200,16 @@ def play_selfplay_games(
         draw_rate=float((~won).mean()),
         search_entropy=float(np.concatenate(search_entropy).mean()),
         prior_entropy=float(np.concatenate(prior_entropy).mean()),
-        simulations=int(lengths.sum()) * config.simulations,
+        simulations=simulations,
         wall_time_s=time.perf_counter() - started,
+        full_searches=int(has_policy.sum()),
     )
     return SelfPlayRecords(
         states=all_states,
         policies=np.concatenate(policies),
         outcomes=outcomes,
         root_values=np.concatenate(root_values),
+        has_policy=has_policy,
         game_index=game_index,
         moves=[game.notation(m) for m in moves],
         stats=stats,
@@ -195,12 +233,14 @@ def merge_records(parts: list[SelfPlayRecords], wall_time_s: float) -> SelfPlayR
         prior_entropy=float(np.average([s.prior_entropy for s in stats], weights=positions)),
         simulations=sum(s.simulations for s in stats),
         wall_time_s=wall_time_s,
+        full_searches=sum(s.full_searches for s in stats),
     )
     return SelfPlayRecords(
         states=State.concat([p.states for p in parts]),
         policies=np.concatenate([p.policies for p in parts]),
         outcomes=np.concatenate([p.outcomes for p in parts]),
         root_values=np.concatenate([p.root_values for p in parts]),
+        has_policy=np.concatenate([p.has_policy for p in parts]),
         game_index=np.concatenate([p.game_index + o for p, o in zip(parts, offsets, strict=True)]),
         moves=[m for p in parts for m in p.moves],
         stats=stats,

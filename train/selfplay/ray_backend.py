@@ -38,6 +38,7 @@ from train.selfplay.games import (
     play_selfplay_games,
     split_shares,
 )
+from train.selfplay.playout_cap import NO_CAP, PlayoutCap
 
 try:
     import ray
@@ -71,6 +72,7 @@ class _SelfPlayActor:
         temperature_moves: int | None,
         start_states: State | None,
         policy_target: PolicyTarget,
+        playout_cap: PlayoutCap,
         options: EvaluatorOptions = DEFAULT_EVALUATOR,
     ) -> SelfPlayRecords:
         """This share's games with ``weights``, its generator seeded with ``seed``, the
@@ -86,6 +88,7 @@ class _SelfPlayActor:
             temperature_moves=temperature_moves,
             start_states=start_states,
             policy_target=policy_target,
+            playout_cap=playout_cap,
         )
 
 
@@ -161,6 +164,7 @@ class RayBackend:
         temperature_moves: int | None = None,
         start_states: State | None = None,
         policy_target: PolicyTarget = "visits",
+        playout_cap: PlayoutCap = NO_CAP,
     ) -> SelfPlayRecords:
         """Like :func:`train.selfplay.games.play_selfplay_games` with a network, the games
         shared out over the actors (``n_games`` split as evenly as possible, as the process
@@ -177,6 +181,7 @@ class RayBackend:
                 temperature_moves,
                 None if start_states is None else start_states[share],
                 policy_target,
+                playout_cap,
                 self.options,
             )
             for share, seed in split_shares(n_games, self.workers, rng)
