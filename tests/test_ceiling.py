@@ -182,7 +182,7 @@ def test_ceiling_quick(tmp_path):
         assert r["positions_graded"] == 60 and r["duel_games"] == 4
         assert 0 <= r["optimal_interval"][0] <= r["optimal_move_rate"] <= r["optimal_interval"][1]
     for r in rows[:2]:
-        assert not r["shipped"] and r["positions"] + 0 < 300 and r["epochs"] == 1
+        assert not r["shipped"] and 0 < r["positions"] < 300 and r["epochs"] == 1
         checkpoint = load_checkpoint(f"{r['run']}/latest.pt")
         assert checkpoint.step == r["positions_trained"] == r["positions"]
         assert (checkpoint.config.blocks, checkpoint.config.channels) == (r["blocks"], 8)
