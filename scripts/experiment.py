@@ -1,9 +1,10 @@
-"""Experiments on the recipe: stage 1's data wall, strength against thinking time, and what
-a warm start saves stage 2.
+"""Experiments on the recipe: stage 1's data wall, strength against thinking time, what a
+warm start saves stage 2, and how far each network size gets when taught perfect play.
 
 python -m scripts.experiment data-wall      # stage 1 on 250..16,000 expert games, 1..64 epochs
 python -m scripts.experiment thinking --checkpoints runs/<stage-2 run>/latest.pt
 python -m scripts.experiment warm-vs-zero   # stage 2 from checkpoints/connect4_stage1.pt and zero
+python -m scripts.experiment ceiling        # networks of several sizes taught perfect play
 python -m scripts.experiment EXPERIMENT --quick   # tiny budgets: seconds (the smoke test's)
 python -m scripts.experiment EXPERIMENT --help    # its flags
 
@@ -23,13 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NoReturn
 
-from envs import GAME_NAMES, Game, get_game, get_profile
+from envs import CONNECT4, GAME_NAMES, Game, get_game, get_profile
 from envs.experts import make_expert
 from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from models.net import default_config
+from models.net import NetConfig, default_config
 from scripts.cli import arg, build_parser, resolve_device, set_threads, writable_dir
-from train.arena.strength import StrengthConfig
+from train.arena.strength import StrengthConfig, solver_positions
+from train.experiments.ceiling import CeilingConfig, ceiling, write_ceiling
 from train.experiments.data_wall import DataWallConfig, data_wall, write_data_wall
+from train.experiments.ideal_labels import DEFAULT_SOURCES, LabelConfig, cached_labels
 from train.experiments.thinking_time import thinking, write_thinking
 from train.experiments.warm_vs_zero import warm_vs_zero, write_warm_vs_zero
 from train.experiments.yardstick import Yardstick
@@ -130,6 +133,36 @@ class WarmVsZeroArgs(Common):
     run_dir: str = arg("runs/experiments", "parent folder of the training runs")
 
 
+@dataclass
+class CeilingArgs(Common):
+    """Connect Four networks of several sizes taught perfect play, each measured alone."""
+
+    games: int = arg(400, "games against the teacher per network, half with each colour")
+    opening_moves: int | None = arg(
+        4, "random plies opening each duel game, both colours alike (the README's duels')"
+    )
+    sizes: tuple[str, ...] = arg(
+        ("4x32", "6x64"),
+        "network sizes, BLOCKSxCHANNELS (the value head keeps the default's width)",
+    )
+    labelled: int = arg(LabelConfig.positions, "positions labelled by the solver, in all")
+    opening_labelled: int = arg(
+        LabelConfig.opening_positions,
+        "of them, positions of 14 stones or fewer (about a second each to solve)",
+    )
+    sources: tuple[str, ...] = arg(DEFAULT_SOURCES, "player specs whose games give the positions")
+    min_ply: int = arg(LabelConfig.min_ply, "fewest stones of a labelled position")
+    epochs: int = arg(CeilingConfig.epochs, "epochs of every training run")
+    val_fraction: float = arg(CeilingConfig.val_fraction, "share of the games held out")
+    batch_size: int = arg(ImitationConfig.batch_size, "SGD batch size")
+    lr: float = arg(ImitationConfig.lr, "peak AdamW learning rate (warm-up, then cosine decay)")
+    checkpoints: tuple[str, ...] = arg(
+        ("checkpoints/connect4_stage1.pt", "checkpoints/connect4_stage2.pt"),
+        "shipped checkpoints measured the same way",
+    )
+    run_dir: str = arg("runs/experiments", "parent folder of the training runs")
+
+
 #: What --quick changes, for the flags left at their defaults.
 QUICK = {
     "data-wall": {
@@ -137,6 +170,10 @@ QUICK = {
         **{"val_games": 20, "games": 6, "positions": 60},
     },
     "thinking": {"sims": (0, 4), "depths": (1, 3), "positions": 40, "games": 4},
+    "ceiling": {
+        **{"sizes": ("1x8", "2x8"), "labelled": 300, "opening_labelled": 0, "min_ply": 14},
+        **{"epochs": 1, "games": 4, "positions": 60},
+    },
     "warm-vs-zero": {
         **{"iterations": 2, "eval_every": 1, "games_per_iteration": 4, "simulations": 4},
         **{"positions": 60, "games": 4, "workers": 1},
@@ -262,11 +299,56 @@ def _warm_vs_zero(args: WarmVsZeroArgs, command: str) -> Path:
     return write_warm_vs_zero(folder, rows, yardstick, command, args.stage1)
 
 
+def _ceiling(args: CeilingArgs, command: str) -> Path:
+    default = default_config(CONNECT4.name)
+    try:
+        nets = tuple(
+            NetConfig(CONNECT4.name, *_size(text), default.value_hidden) for text in args.sizes
+        )
+        labelling = LabelConfig(
+            positions=args.labelled,
+            opening_positions=args.opening_labelled,
+            sources=args.sources,
+            min_ply=args.min_ply,
+            seed=args.seed,
+        )
+        config = CeilingConfig(
+            labelling,
+            nets,
+            epochs=args.epochs,
+            val_fraction=args.val_fraction,
+            imitation=ImitationConfig(batch_size=args.batch_size, lr=args.lr),
+        )
+    except ValueError as err:
+        _fail(str(err))
+    shipped = {
+        label: _load(path, CONNECT4.name) for label, path in _labels(args.checkpoints).items()
+    }
+    device = resolve_device(args.device)
+    yardstick = _yardstick(args, CONNECT4)
+    folder, runs = _output(args, "ceiling"), writable_dir(args.run_dir)
+    # Never train on a position any run may be graded on: all of them, whatever --positions.
+    graded = solver_positions(CONNECT4).positions
+    labels, cache = cached_labels(labelling, folder, exclude=graded)
+    print(f"{len(labels):,} labelled positions ({cache}); training {', '.join(args.sizes)}")
+    rows = ceiling(config, labels, yardstick, shipped, run_dir=runs, device=device)
+    return write_ceiling(folder, rows, config, labels, yardstick, command)
+
+
+def _size(text: str) -> tuple[int, int]:
+    """``(blocks, channels)`` of a size written ``BLOCKSxCHANNELS``."""
+    blocks, x, channels = text.partition("x")
+    if not x or not blocks.isdigit() or not channels.isdigit():
+        raise ValueError(f"a network size is BLOCKSxCHANNELS, e.g. 4x32, not {text!r}")
+    return int(blocks), int(channels)
+
+
 #: Each experiment's flags, and what runs it (returning the path of its summary.md).
 EXPERIMENTS: dict[str, tuple[type, Callable[..., Path]]] = {
     "data-wall": (DataWallArgs, _data_wall),
     "thinking": (ThinkingArgs, _thinking),
     "warm-vs-zero": (WarmVsZeroArgs, _warm_vs_zero),
+    "ceiling": (CeilingArgs, _ceiling),
 }
 
 

@@ -19,7 +19,7 @@ SCRIPTS = sorted(
     p.stem for p in ROOT.joinpath("scripts").glob("*.py") if p.stem not in {"__init__", "cli"}
 )
 COMMANDS = [[name, "--help"] for name in SCRIPTS] + [
-    ["experiment", sub, "--help"] for sub in ("data-wall", "thinking", "warm-vs-zero")
+    ["experiment", sub, "--help"] for sub in ("data-wall", "thinking", "warm-vs-zero", "ceiling")
 ]
 # A sentence telling a default: "(default: 2)", "default per game", "None: all", "(): 0 16".
 DEFAULT_SAID = re.compile(r"\bdefault(:| per\b)|(\bNone|\(\)):")
