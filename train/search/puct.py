@@ -55,9 +55,11 @@ class MCTSConfig:
             default 16, i.e. every move in our games).
         gumbel_scale: Gumbel: scale of the root's Gumbel noise when noise is asked for (1.0).
         c_visit, c_scale: Gumbel: ``sigma(q) = (c_visit + max_b N(b)) * c_scale * q`` with
-            ``q`` the completed Q rescaled to [0, 1]: ``c_visit = 50``, ``c_scale = 1.0``
-            (mctx's ``qtransform_completed_by_mix_value`` takes 50 and 0.1; a lower
-            ``c_scale`` keeps more of the prior in the policy target).
+            ``q`` the completed Q rescaled to [0, 1]: ``c_visit = 50``, ``c_scale = 0.1``,
+            as mctx's ``qtransform_completed_by_mix_value``. At 1.0 the target spans ~100
+            logits, one-hot on the luckiest move, and Connect Four self-play collapsed in
+            both seeds (docs/experiments/recipes/); a lower ``c_scale`` keeps more of the
+            prior.
     """
 
     simulations: int = 100
@@ -70,7 +72,7 @@ class MCTSConfig:
     max_considered_actions: int = 16
     gumbel_scale: float = 1.0
     c_visit: float = 50.0
-    c_scale: float = 1.0
+    c_scale: float = 0.1
 
     def __post_init__(self) -> None:
         if self.simulations < 1:
