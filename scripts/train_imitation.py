@@ -30,7 +30,7 @@ from scripts.cli import (
     set_threads,
     writable_dir,
 )
-from train.arena.strength import StrengthConfig, measure_strength
+from train.arena.strength import StrengthConfig
 from train.learn.driver import EpochProgress, Resumed, first_checkpoint, resume_run
 from train.learn.evaluation import Evaluation
 from train.learn.expert_data import ExpertDataset, load_dataset, split_by_game, summarize
@@ -125,13 +125,9 @@ def main(argv: list[str] | None = None) -> None:
     strength = StrengthConfig.for_game(
         game.name, games=args.eval_games, search_sims=args.eval_search_sims, search=search_config
     )
-    evaluation = Evaluation(
-        lambda net, rng: measure_strength(game, net, strength, rng, device),
-        np.random.default_rng(args.seed + 1),
-        strength.games,
+    evaluation = Evaluation.of_strength(
+        game, strength, device, args.seed, resumed.training_state if resumed else None
     )
-    if resumed:
-        evaluation.restore(resumed.training_state)
 
     # The run folder is made only now, the slow preparations done, and its latest.pt first:
     # a Ctrl-C from here on leaves a run to resume.

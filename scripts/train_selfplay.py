@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
 
 from envs import GAME_NAMES, get_game, get_profile
@@ -30,7 +29,7 @@ from scripts.cli import (
     set_threads,
     writable_dir,
 )
-from train.arena.strength import StrengthConfig, measure_strength
+from train.arena.strength import StrengthConfig
 from train.learn.alphazero import SelfPlayConfig, run_selfplay
 from train.learn.driver import IterationProgress, Resumed, first_checkpoint, resume_run
 from train.learn.evaluation import Evaluation
@@ -224,13 +223,9 @@ def main(argv: list[str] | None = None) -> None:
     strength = StrengthConfig.for_game(
         game.name, games=args.eval_games, search_sims=args.eval_search_sims, search=search_config
     )
-    evaluation = Evaluation(
-        lambda net, rng: measure_strength(game, net, strength, rng, device),
-        np.random.default_rng(args.seed + 1),
-        strength.games,
+    evaluation = Evaluation.of_strength(
+        game, strength, device, args.seed, resumed.training_state if resumed else None
     )
-    if resumed:
-        evaluation.restore(resumed.training_state)
     run = run_selfplay
     if args.algo == "reinforce":
         from train.learn.reinforce import ReinforceConfig, run_reinforce

@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from envs import Game
 from models.net import PolicyValueNet
 from train.arena.duels import wilson_interval
+from train.arena.strength import StrengthConfig, measure_strength
 
 
 @dataclass
@@ -35,6 +37,27 @@ class Evaluation:
     measure: Callable[[PolicyValueNet, np.random.Generator], dict[str, float]]
     rng: np.random.Generator
     games: int
+
+    @classmethod
+    def of_strength(
+        cls,
+        game: Game,
+        strength: StrengthConfig,
+        device: Any,
+        seed: int,
+        training_state: dict[str, Any] | None = None,
+    ) -> Evaluation:
+        """A training run's evaluation: the strength suite ``strength`` on ``device``, its
+        generator seeded ``seed + 1`` (apart from the training's ``seed``), or continued from
+        a resumed run's ``training_state``."""
+        evaluation = cls(
+            lambda net, rng: measure_strength(game, net, strength, rng, device),
+            np.random.default_rng(seed + 1),
+            strength.games,
+        )
+        if training_state is not None:
+            evaluation.restore(training_state)
+        return evaluation
 
     def __call__(self, model: PolicyValueNet) -> dict[str, float]:
         return with_intervals(self.measure(model, self.rng), self.games)
