@@ -16,7 +16,7 @@ from scripts import train_imitation, train_selfplay
 from scripts.cli import parse
 from tests.fixtures import hashed_evaluator, random_positions
 from train.arena import strength
-from train.learn import alphazero
+from train.learn import alphazero, evaluation
 from train.search.evaluators import UniformEvaluator
 from train.search.puct import MCTSConfig, config_from_flags, puct_actions
 from train.search.search import search
@@ -195,7 +195,7 @@ def test_stage2_threads_the_flags_into_selfplay_and_evaluation(
         return {}
 
     monkeypatch.setattr(train_selfplay, "run_selfplay", fake_run)
-    monkeypatch.setattr(train_selfplay, "measure_strength", fake_strength)
+    monkeypatch.setattr(evaluation, "measure_strength", fake_strength)  # what the run calls
     threads = torch.get_num_threads()
     try:
         train_selfplay.main(
