@@ -4,7 +4,7 @@
 """
 
 from envs.connect4 import CONNECT4, ConnectFour
-from envs.core import Game, State, Symmetry
+from envs.core import Game, LineGame, State, Symmetry
 from envs.gym_env import register_envs
 from envs.profile import GameProfile
 from envs.registry import GAME_NAMES, GAMES, get_game, get_profile, register_game
@@ -18,6 +18,7 @@ __all__ = [
     "ConnectFour",
     "Game",
     "GameProfile",
+    "LineGame",
     "State",
     "Symmetry",
     "TicTacToe",

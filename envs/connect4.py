@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.core import Game, Symmetry, permutation_from_grid
+from envs.core import LineGame, Symmetry, permutation_from_grid
 
 ROWS, COLS = 6, 7
 _H1 = ROWS + 1  # bits per column, sentinel included
@@ -44,7 +44,7 @@ def _mirror() -> tuple[Symmetry, ...]:
     return (identity, mirror)
 
 
-class ConnectFour(Game):
+class ConnectFour(LineGame):
     name = "connect4"
     rows = ROWS
     cols = COLS

@@ -1,18 +1,19 @@
-"""What every game shares: the state, the sign convention, and the generic rule machinery.
+"""What every game shares: the state, the sign convention, and the game interface.
 
-A position is three small arrays (:class:`State`): the stones of the player to move as a
-bitboard, the stones of the player who just moved, and the number of stones on the board.
-Every field may carry any leading batch shape, so the same pure functions step one game
-(shape ``()``) or ten thousand (shape ``(B,)``) in one numpy call. Nothing here mutates its
-input.
+A position is a few small arrays (:class:`State`): the stones of the player to move, the
+stones of the player who just moved, the number of moves played, and, for a game whose
+position holds more than its stones (Go's ko and passes), one small array more. Every field
+carries any leading batch shape, so the same pure functions step one game (shape ``()``) or
+ten thousand (shape ``(B,)``) in one numpy call. Nothing here mutates its input.
 
 Sign convention (the only one in the project): **values and outcomes are from the point of
 view of the player to move.** A terminal position where the previous mover completed a line
-is worth -1 to the player now to move; a full board with no line is worth 0.
+is worth -1 to the player now to move; a full board with no line is worth 0; a Go game
+scored in favour of the player to move is worth +1.
 
 Cells are numbered row by row from the top-left corner, ``cell = row * cols + col``, which is
-how boards are drawn, rendered and fed to networks. Each game maps cells to bits of its own
-bitboard layout through ``cell_bits``.
+how boards are drawn, rendered and fed to networks. The line games map cells to bits of their
+own bitboard layout through ``cell_bits``.
 """
 
 from __future__ import annotations
@@ -28,56 +29,68 @@ class State:
     """A batch of positions (any leading shape, ``()`` for one game).
 
     Attributes:
-        own: uint64[...] stones of the player to move.
-        opp: uint64[...] stones of the player who just moved.
-        ply: int32[...] number of stones on the board (0 at the start).
+        own: the stones of the player to move: uint64[...] bitboards for the line games,
+            or an array with trailing axes of a game's own layout (Go: bool[..., cells]).
+        opp: the stones of the player who just moved, laid out as ``own``.
+        ply: int32[...] moves played from the start (stones on the board in the line games).
+        aux: int16[..., k] what else a game's position holds (Go: the ko cell and the passes
+            in a row), or None for games whose stones say everything.
 
-    ``state[i]`` or ``state[mask]`` indexes the batch, as it would a numpy array.
+    The batch shape is ``ply``'s; ``state[i]`` or ``state[mask]`` indexes the batch, as it
+    would a numpy array.
     """
 
     own: np.ndarray
     opp: np.ndarray
     ply: np.ndarray
+    aux: np.ndarray | None = None
+
+    # The only code that touches the fields one by one: everything else goes through these,
+    # so a game with another layout changes nothing outside its rules.
+
+    def fields(self) -> dict[str, np.ndarray]:
+        """The arrays of this batch by name (``aux`` only where the game has one)."""
+        named = {"own": self.own, "opp": self.opp, "ply": self.ply}
+        if self.aux is not None:
+            named["aux"] = self.aux
+        return named
+
+    def _map(self, fn) -> State:
+        return State(**{name: fn(array) for name, array in self.fields().items()})
 
     def __getitem__(self, index) -> State:
-        return State(self.own[index], self.opp[index], self.ply[index])
+        return self._map(lambda array: array[index])
 
     def __len__(self) -> int:
-        return len(self.own)
+        return len(self.ply)
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return np.shape(self.own)
-
-    # The only code that touches the three fields one by one: everything else goes through
-    # these, so a game with another layout (more words per colour, say) changes them alone.
+        return np.shape(self.ply)
 
     @staticmethod
     def stack(states: list[State]) -> State:
         """Stack single positions (or batches) into one batch along a new leading axis."""
-        return State(
-            np.stack([s.own for s in states]),
-            np.stack([s.opp for s in states]),
-            np.stack([s.ply for s in states]),
-        )
+        names = states[0].fields()
+        return State(**{n: np.stack([s.fields()[n] for s in states]) for n in names})
 
     @staticmethod
     def concat(states: list[State]) -> State:
         """Concatenate batches of positions along their leading axis."""
-        return State(
-            np.concatenate([s.own for s in states]),
-            np.concatenate([s.opp for s in states]),
-            np.concatenate([s.ply for s in states]),
-        )
+        names = states[0].fields()
+        return State(**{n: np.concatenate([s.fields()[n] for s in states]) for n in names})
 
     @staticmethod
     def where(mask: np.ndarray, if_true: State, if_false: State) -> State:
         """Per game of a batch, ``if_true`` where ``mask`` (bool[...]) holds, else ``if_false``."""
-        return State(
-            np.where(mask, if_true.own, if_false.own),
-            np.where(mask, if_true.opp, if_false.opp),
-            np.where(mask, if_true.ply, if_false.ply),
-        )
+        mask = np.asarray(mask)
+        chosen = {}
+        for name, a in if_true.fields().items():
+            b = if_false.fields()[name]
+            # A field with trailing axes (a board, aux) takes the game's choice whole.
+            expanded = mask.reshape(mask.shape + (1,) * (np.ndim(a) - mask.ndim))
+            chosen[name] = np.where(expanded, a, b)
+        return State(**chosen)
 
     def set_rows(self, index, values: State) -> None:
         """Overwrite the positions at ``index`` (as numpy indexes) with ``values``, in place.
@@ -85,11 +98,25 @@ class State:
         The one mutating helper, for position buffers their owner fills row by row (games
         advancing in lock-step, a search tree, the replay buffer); the rules never call it.
         """
-        self.own[index], self.opp[index], self.ply[index] = values.own, values.opp, values.ply
+        given = values.fields()
+        for name, array in self.fields().items():
+            array[index] = given[name]
 
     def copy(self) -> State:
         """A batch with its own arrays (to fill with :meth:`set_rows`)."""
-        return State(self.own.copy(), self.opp.copy(), self.ply.copy())
+        return self._map(np.copy)
+
+    def flat_keys(self) -> np.ndarray:
+        """uint64[..., k]: each position as one row of words, equal exactly when the positions
+        are (for hashing and de-duplicating positions of any game's layout)."""
+        batch = self.shape
+        words = []
+        for array in self.fields().values():
+            a = np.asarray(array).reshape(*batch, -1)
+            if a.dtype == np.bool_:
+                a = np.packbits(a, axis=-1)  # 8 cells a byte
+            words.append(a.astype(np.uint64))
+        return np.concatenate(words, axis=-1)
 
 
 @dataclass(frozen=True)
@@ -108,48 +135,66 @@ class Symmetry:
 
 
 class Game(ABC):
-    """A two-player, zero-sum, perfect-information board game with bitboard states.
+    """A two-player, zero-sum, perfect-information board game over :class:`State` batches.
 
-    Subclasses give the shape, the bit of each cell, and four rules (``_legal``, ``_apply``,
-    ``_has_line``, ``parse_move``); everything else (observations, terminal values,
-    symmetries, notation, rendering) is generic and lives here once.
-
-    Two assumptions hold for every game so far. Each colour is one ``uint64`` bitboard, so a
-    board has at most 64 cells (checked when a game is made). Stones are never removed, so
-    ``ply`` counts the stones and a full board ends the game; a game with captures (Go)
-    overrides ``_apply``, ``is_terminal`` and ``observation`` as it needs.
+    What every game supplies: its shape, its symmetries, notation, and the rules as pure
+    batched functions (``initial_state``, ``legal_mask``, ``step``, ``is_terminal``,
+    ``terminal_value``), plus how a position looks (``board``, ``observation``) and moves
+    under a symmetry (``transform_state``). Everything built on those (checked play, who won,
+    moving observations and policies by a symmetry, move strings, rendering) lives here once.
+    :class:`LineGame` supplies the rules of the make-a-line games on bitboards; Go
+    (:mod:`envs.go`) supplies its own.
     """
 
     name: str
     rows: int
     cols: int
     num_actions: int
-    cell_bits: np.ndarray  # uint64[cells]: the bitboard bit of each cell
     symmetries: tuple[Symmetry, ...]
     stone_chars: tuple[str, str] = ("X", "O")  # first player, second player
     #: Why a move on the board can't be played; ``{move}`` is its notation token.
     occupied_message: str = "move {move} is not legal here"
-    #: Observation planes: own stones, opponent stones, and a plane of ones when the first
-    #: player is to move (in Connect Four who moved first decides which threats pay off).
+    #: Planes of :meth:`observation`.
     num_planes: int = 3
-
-    def __init__(self) -> None:
-        if self.num_cells > 64:  # each colour's stones are one uint64 bitboard
-            raise ValueError(f"{self.name}: {self.num_cells} cells, more than a State holds (64)")
 
     # --- the rules each game supplies -------------------------------------------------
 
     @abstractmethod
-    def _legal(self, own: np.ndarray, opp: np.ndarray) -> np.ndarray:
-        """bool[..., A]: actions playable on the board, ignoring whether the game is over."""
+    def initial_state(self, batch: int | tuple[int, ...] = ()) -> State:
+        """The start position, repeated over a batch shape (``()`` for one game)."""
 
     @abstractmethod
-    def _apply(self, own: np.ndarray, opp: np.ndarray, action: np.ndarray) -> np.ndarray:
-        """uint64[...]: the mover's stones ``own`` after playing ``action`` (assumed legal)."""
+    def legal_mask(self, state: State) -> np.ndarray:
+        """bool[..., A]: legal actions; all False once the game is over."""
 
     @abstractmethod
-    def _has_line(self, bits: np.ndarray) -> np.ndarray:
-        """bool[...]: whether the stones ``bits`` hold a winning line."""
+    def step(self, state: State, action: np.ndarray | int) -> State:
+        """The position after the player to move plays ``action`` (int[...], assumed legal).
+
+        Pure and unchecked, for the hot loops of search and self-play; use :meth:`play` to
+        validate a single move.
+        """
+
+    @abstractmethod
+    def is_terminal(self, state: State) -> np.ndarray:
+        """bool[...]: the game is over."""
+
+    @abstractmethod
+    def terminal_value(self, state: State) -> np.ndarray:
+        """float32[...]: a finished game's result for the player to move (+1 won, -1 lost,
+        0 draw); 0 where the game is not over."""
+
+    @abstractmethod
+    def board(self, state: State) -> np.ndarray:
+        """int8[..., rows, cols]: +1 first player's stones, -1 second's, 0 empty."""
+
+    @abstractmethod
+    def observation(self, state: State) -> np.ndarray:
+        """float32[..., planes, rows, cols]: the position from the view of the player to move."""
+
+    @abstractmethod
+    def transform_state(self, state: State, sym: Symmetry) -> State:
+        """The position with its stones moved by a symmetry."""
 
     @abstractmethod
     def parse_move(self, token: str) -> int:
@@ -159,7 +204,7 @@ class Game(ABC):
     def format_move(self, action: int) -> str:
         """The notation token of one action."""
 
-    # --- generic rules ------------------------------------------------------------------
+    # --- built on the rules ------------------------------------------------------------
 
     @property
     def num_cells(self) -> int:
@@ -168,39 +213,6 @@ class Game(ABC):
     @property
     def obs_shape(self) -> tuple[int, int, int]:
         return (self.num_planes, self.rows, self.cols)
-
-    def initial_state(self, batch: int | tuple[int, ...] = ()) -> State:
-        """The empty board, repeated over a batch shape (``()`` for one game)."""
-        shape = (batch,) if isinstance(batch, int) else tuple(batch)
-        zeros = np.zeros(shape, dtype=np.uint64)
-        return State(zeros, zeros.copy(), np.zeros(shape, dtype=np.int32))
-
-    def is_won(self, state: State) -> np.ndarray:
-        """bool[...]: the player who just moved has completed a line."""
-        return self._has_line(state.opp)
-
-    def is_terminal(self, state: State) -> np.ndarray:
-        """bool[...]: the game is over (a line, or a full board)."""
-        return self.is_won(state) | (state.ply >= self.num_cells)
-
-    def terminal_value(self, state: State) -> np.ndarray:
-        """float32[...]: the result for the player to move: -1 lost, 0 draw (or not over)."""
-        return np.where(self.is_won(state), -1.0, 0.0).astype(np.float32)
-
-    def legal_mask(self, state: State) -> np.ndarray:
-        """bool[..., A]: legal actions; all False once the game is over."""
-        legal = self._legal(state.own, state.opp)
-        return legal & ~self.is_terminal(state)[..., None]
-
-    def step(self, state: State, action: np.ndarray | int) -> State:
-        """The position after the player to move plays ``action`` (int[...], assumed legal).
-
-        Pure and unchecked, for the hot loops of search and self-play; use :meth:`play` to
-        validate a single move.
-        """
-        action = np.asarray(action, dtype=np.int64)
-        moved = self._apply(state.own, state.opp, action)
-        return State(state.opp, moved, state.ply + 1)
 
     def play(self, state: State, action: int) -> State:
         """Play one move in one game, raising ``ValueError`` if it is not legal."""
@@ -216,38 +228,14 @@ class Game(ABC):
         """int[...]: 0 when the first player is to move, 1 for the second."""
         return state.ply % 2
 
-    def cells(self, bits: np.ndarray) -> np.ndarray:
-        """bool[..., rows, cols]: the cells set in a bitboard."""
-        filled = (np.asarray(bits)[..., None] & self.cell_bits) != 0
-        return filled.reshape(*np.shape(bits), self.rows, self.cols)
-
-    def board(self, state: State) -> np.ndarray:
-        """int8[..., rows, cols]: +1 first player's stones, -1 second's, 0 empty."""
-        first_to_move = (self.to_play(state) == 0)[..., None, None]
-        own, opp = self.cells(state.own), self.cells(state.opp)
-        sign = np.where(first_to_move, 1, -1).astype(np.int8)
-        return (own.astype(np.int8) - opp.astype(np.int8)) * sign
-
-    def observation(self, state: State) -> np.ndarray:
-        """float32[..., planes, rows, cols]: the position from the view of the player to move."""
-        own = self.cells(state.own)
-        opp = self.cells(state.opp)
-        first = np.broadcast_to((self.to_play(state) == 0)[..., None, None], own.shape)
-        return np.stack([own, opp, first], axis=-3).astype(np.float32)
+    def winner(self, state: State) -> np.ndarray:
+        """int[...]: who won a finished game: 0 the first player, 1 the second, -1 a draw
+        (or a game not over)."""
+        value = self.terminal_value(state)
+        to_play = self.to_play(state)
+        return np.where(value > 0, to_play, np.where(value < 0, 1 - to_play, -1))
 
     # --- symmetries ----------------------------------------------------------------------
-
-    def transform_state(self, state: State, sym: Symmetry) -> State:
-        """The position with its stones moved by a symmetry."""
-        return State(
-            self._permute_bits(state.own, sym), self._permute_bits(state.opp, sym), state.ply
-        )
-
-    def _permute_bits(self, bits: np.ndarray, sym: Symmetry) -> np.ndarray:
-        filled = self.cells(bits).reshape(*np.shape(bits), self.num_cells)
-        moved = np.zeros_like(filled)
-        moved[..., sym.cell_perm] = filled
-        return np.bitwise_or.reduce(np.where(moved, self.cell_bits, np.uint64(0)), axis=-1)
 
     def transform_obs(self, obs: np.ndarray, sym: Symmetry) -> np.ndarray:
         """float32[..., planes, rows, cols] observations moved by a symmetry."""
@@ -282,7 +270,10 @@ class Game(ABC):
 
     def notation(self, actions: list[int] | np.ndarray) -> str:
         """The move string of a sequence of actions."""
-        return "".join(self.format_move(int(a)) for a in actions)
+        return self._separator.join(self.format_move(int(a)) for a in actions)
+
+    #: What joins the tokens of a move string ("" where each token is one character).
+    _separator: str = ""
 
     def _tokens(self, notation: str) -> list[str]:
         return [ch for ch in notation.strip() if not ch.isspace()]
@@ -305,6 +296,92 @@ class Game(ABC):
 
     def __repr__(self) -> str:
         return f"<Game {self.name}>"
+
+
+class LineGame(Game):
+    """A game won by making a line, on bitboards: tic-tac-toe and Connect Four.
+
+    Subclasses give the bit of each cell and four rules (``_legal``, ``_apply``,
+    ``_has_line``, ``parse_move``); the rest of the rules are generic and live here. Each
+    colour is one ``uint64`` bitboard, so a board has at most 64 cells (checked when a game is
+    made), and stones are never removed, so ``ply`` counts the stones and a full board ends
+    the game.
+    """
+
+    cell_bits: np.ndarray  # uint64[cells]: the bitboard bit of each cell
+    #: Observation planes: own stones, opponent stones, and a plane of ones when the first
+    #: player is to move (in Connect Four who moved first decides which threats pay off).
+    num_planes: int = 3
+
+    def __init__(self) -> None:
+        if self.num_cells > 64:  # each colour's stones are one uint64 bitboard
+            raise ValueError(f"{self.name}: {self.num_cells} cells, more than a State holds (64)")
+
+    @abstractmethod
+    def _legal(self, own: np.ndarray, opp: np.ndarray) -> np.ndarray:
+        """bool[..., A]: actions playable on the board, ignoring whether the game is over."""
+
+    @abstractmethod
+    def _apply(self, own: np.ndarray, opp: np.ndarray, action: np.ndarray) -> np.ndarray:
+        """uint64[...]: the mover's stones ``own`` after playing ``action`` (assumed legal)."""
+
+    @abstractmethod
+    def _has_line(self, bits: np.ndarray) -> np.ndarray:
+        """bool[...]: whether the stones ``bits`` hold a winning line."""
+
+    def initial_state(self, batch: int | tuple[int, ...] = ()) -> State:
+        shape = (batch,) if isinstance(batch, int) else tuple(batch)
+        zeros = np.zeros(shape, dtype=np.uint64)
+        return State(zeros, zeros.copy(), np.zeros(shape, dtype=np.int32))
+
+    def is_won(self, state: State) -> np.ndarray:
+        """bool[...]: the player who just moved has completed a line."""
+        return self._has_line(state.opp)
+
+    def is_terminal(self, state: State) -> np.ndarray:
+        """bool[...]: the game is over (a line, or a full board)."""
+        return self.is_won(state) | (state.ply >= self.num_cells)
+
+    def terminal_value(self, state: State) -> np.ndarray:
+        """float32[...]: the result for the player to move: -1 lost, 0 draw (or not over)."""
+        return np.where(self.is_won(state), -1.0, 0.0).astype(np.float32)
+
+    def legal_mask(self, state: State) -> np.ndarray:
+        legal = self._legal(state.own, state.opp)
+        return legal & ~self.is_terminal(state)[..., None]
+
+    def step(self, state: State, action: np.ndarray | int) -> State:
+        action = np.asarray(action, dtype=np.int64)
+        moved = self._apply(state.own, state.opp, action)
+        return State(state.opp, moved, state.ply + 1)
+
+    def cells(self, bits: np.ndarray) -> np.ndarray:
+        """bool[..., rows, cols]: the cells set in a bitboard."""
+        filled = (np.asarray(bits)[..., None] & self.cell_bits) != 0
+        return filled.reshape(*np.shape(bits), self.rows, self.cols)
+
+    def board(self, state: State) -> np.ndarray:
+        first_to_move = (self.to_play(state) == 0)[..., None, None]
+        own, opp = self.cells(state.own), self.cells(state.opp)
+        sign = np.where(first_to_move, 1, -1).astype(np.int8)
+        return (own.astype(np.int8) - opp.astype(np.int8)) * sign
+
+    def observation(self, state: State) -> np.ndarray:
+        own = self.cells(state.own)
+        opp = self.cells(state.opp)
+        first = np.broadcast_to((self.to_play(state) == 0)[..., None, None], own.shape)
+        return np.stack([own, opp, first], axis=-3).astype(np.float32)
+
+    def transform_state(self, state: State, sym: Symmetry) -> State:
+        return State(
+            self._permute_bits(state.own, sym), self._permute_bits(state.opp, sym), state.ply
+        )
+
+    def _permute_bits(self, bits: np.ndarray, sym: Symmetry) -> np.ndarray:
+        filled = self.cells(bits).reshape(*np.shape(bits), self.num_cells)
+        moved = np.zeros_like(filled)
+        moved[..., sym.cell_perm] = filled
+        return np.bitwise_or.reduce(np.where(moved, self.cell_bits, np.uint64(0)), axis=-1)
 
 
 def permutation_from_grid(grid: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.core import Game, Symmetry, permutation_from_grid
+from envs.core import LineGame, Symmetry, permutation_from_grid
 
 _CELL_BITS = np.left_shift(np.uint64(1), np.arange(9, dtype=np.uint64))
 # The eight winning lines as bitmasks, computed once.
@@ -48,7 +48,7 @@ def _dihedral_symmetries() -> tuple[Symmetry, ...]:
     return tuple(syms)
 
 
-class TicTacToe(Game):
+class TicTacToe(LineGame):
     name = "tictactoe"
     rows = 3
     cols = 3

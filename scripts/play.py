@@ -208,9 +208,9 @@ def _act(player: Player, state: State, rng: np.random.Generator) -> int:
 
 
 def _result_line(game: Game, state: State, names: list[str]) -> str:
-    if not game.is_won(state):
+    winner = int(game.winner(state))
+    if winner < 0:
         return "Draw."
-    winner = 0 if int(state.ply) % 2 == 1 else 1
     who = names[winner]
     verb = "win" if who == "you" else "wins"
     return f"{game.stone_chars[winner]} ({who}) {verb}."

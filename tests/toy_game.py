@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.core import Game, State, Symmetry, permutation_from_grid
+from envs.core import LineGame, State, Symmetry, permutation_from_grid
 from envs.players import Player, sample_masked
 from envs.profile import ILLEGAL, GameProfile, GradedPositions, NetSize, all_positions
 
@@ -44,7 +44,7 @@ def _mirror() -> tuple[Symmetry, ...]:
     return (identity, mirror)
 
 
-class ConnectThree(Game):
+class ConnectThree(LineGame):
     name = "connect3"
     rows = ROWS
     cols = COLS

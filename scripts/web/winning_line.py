@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.core import Game, State
+from envs.core import Game, LineGame, State
 
 
 def winning_cells(game: Game, state: State) -> list[list[int]]:
@@ -14,9 +14,9 @@ def winning_cells(game: Game, state: State) -> list[list[int]]:
     The line length is not written here: it is the shortest straight run of the winner's
     stones that the game's rule (``game.is_won``) counts as a win, so the same code finds
     four in a row in Connect Four and three in tic-tac-toe. Two lines (or five in a row)
-    give all their cells.
+    give all their cells. Games not won by a line (Go) have none.
     """
-    if not game.is_won(state):
+    if not isinstance(game, LineGame) or not game.is_won(state):
         return []
     winner = game.cells(state.opp)  # bool[rows, cols]: the player who just moved made it
     bits = game.cell_bits.reshape(game.rows, game.cols)

@@ -200,10 +200,7 @@ def _describe(
 
 def _result(game: Game, state: State) -> str:
     """Who won a finished game: "first", "second" or "draw"."""
-    if not game.is_won(state):
-        return "draw"
-    # The player who just moved made the line: the first player if the ply count is odd.
-    return "first" if int(state.ply) % 2 == 1 else "second"
+    return ("draw", "first", "second")[int(game.winner(state)) + 1]
 
 
 def _round(x: float) -> float:

@@ -8,11 +8,12 @@ lost), and the index of its game. Records are sorted by game, then ply. The game
 by :mod:`train.learn.expert_games`.
 
 File format (version :data:`FORMAT_VERSION`). One ``.npz`` archive (written atomically and
-byte-for-byte reproducibly) holding the arrays ``own``, ``opp`` (uint64[N] bitboards),
-``ply`` (uint8[N]), ``move`` (int8[N]), ``policy`` (float32[N, A]), ``outcome`` (int8[N]),
-``game_index`` (int32[N]) and ``meta``, a JSON string: format version, game, expert
-settings, seed, random opening, counts and code version. ``game.observation(state)``
-rebuilds the network's input from the stored position.
+byte-for-byte reproducibly) holding the arrays ``own``, ``opp`` (the position's stones in the
+game's layout: uint64[N] bitboards, or bool[N, cells] for Go), ``ply`` (uint8[N]), for a game
+whose position holds more (Go) ``aux`` (int16[N, k]), ``move`` (int8[N]), ``policy``
+(float32[N, A]), ``outcome`` (int8[N]), ``game_index`` (int32[N]) and ``meta``, a JSON
+string: format version, game, expert settings, seed, random opening, counts and code version.
+``game.observation(state)`` rebuilds the network's input from the stored position.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from envs import Game, State
 FORMAT_VERSION = 1
 #: The arrays of a dataset file besides ``meta``, as :func:`save_dataset` writes them.
 ARRAYS = ("own", "opp", "ply", "move", "policy", "outcome", "game_index")
+#: Arrays a dataset file holds only for games that have them (``State.aux``).
+OPTIONAL_ARRAYS = ("aux",)
 
 
 @dataclass(frozen=True)
@@ -83,9 +86,10 @@ class ExpertDataset:
         return cls(
             game=game,
             state=State(
-                arrays["own"].astype(np.uint64),
-                arrays["opp"].astype(np.uint64),
+                _stones(arrays["own"]),
+                _stones(arrays["opp"]),
                 arrays["ply"].astype(np.int32),
+                None if arrays.get("aux") is None else arrays["aux"].astype(np.int16),
             ),
             move=arrays["move"].astype(np.int64),
             policy=arrays["policy"].astype(np.float32),
@@ -93,6 +97,12 @@ class ExpertDataset:
             game_index=arrays["game_index"].astype(np.int32),
             meta=meta,
         )
+
+
+def _stones(array: np.ndarray) -> np.ndarray:
+    # Bitboards come back as uint64 whatever integer type they were stored in; boards of
+    # cells (bool) stay as they are.
+    return array if array.dtype == np.bool_ else array.astype(np.uint64)
 
 
 # --- summary ------------------------------------------------------------------------------
@@ -105,7 +115,8 @@ def summarize(dataset: ExpertDataset) -> dict[str, float]:
     """
     first = np.unique(dataset.game_index, return_index=True)[1]  # each game's ply-0 record
     first_player = dataset.outcome[first]
-    positions = np.stack([dataset.state.own, dataset.state.opp], axis=-1)
+    stones = [dataset.state.own, dataset.state.opp]  # the position, whoever's turn it is
+    positions = np.concatenate([a.reshape(len(dataset), -1) for a in stones], axis=-1)
     return {
         "games": len(first),
         "positions": len(dataset),
@@ -125,9 +136,10 @@ def save_dataset(dataset: ExpertDataset, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {
-        "own": dataset.state.own.astype(np.uint64),
-        "opp": dataset.state.opp.astype(np.uint64),
+        "own": _stones(dataset.state.own),
+        "opp": _stones(dataset.state.opp),
         "ply": dataset.state.ply.astype(np.uint8),
+        **({} if dataset.state.aux is None else {"aux": dataset.state.aux.astype(np.int16)}),
         "move": dataset.move.astype(np.int8),
         "policy": dataset.policy.astype(np.float32),
         "outcome": dataset.outcome.astype(np.int8),
@@ -180,7 +192,8 @@ def load_dataset(path: str | Path, game: Game | str | None = None) -> ExpertData
         wanted = game if isinstance(game, str) or game is None else game.name
         if wanted is not None and meta["game"] != wanted:
             raise ValueError(f"{path} holds {meta['game']} games, not {wanted}")
-        arrays = {name: archive[name] for name in ARRAYS}
+        present = [name for name in OPTIONAL_ARRAYS if name in archive.files]
+        arrays = {name: archive[name] for name in (*ARRAYS, *present)}
     return ExpertDataset.from_arrays(meta["game"], arrays, meta)
 
 

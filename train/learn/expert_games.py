@@ -28,7 +28,6 @@ from envs.experts import make_expert
 from envs.players import Player, sample_masked
 from train.arena.runner import play_lockstep
 from train.learn.expert_data import (
-    ARRAYS,
     FORMAT_VERSION,
     ExpertDataset,
     load_dataset,
@@ -101,7 +100,7 @@ def generate_dataset(
             chunks.append(chunk)
             expert_seconds += seconds
             bar.update(task[2])
-    arrays = {name: np.concatenate([c[name] for c in chunks]) for name in ARRAYS}
+    arrays = {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
     dataset = ExpertDataset.from_arrays(config.game, arrays, _metadata(config, arrays))
     timings = {
         "seconds": time.perf_counter() - start,
@@ -148,8 +147,7 @@ def play_expert_games(
     final_value = game.terminal_value(final).astype(np.int8)
     records = {
         "game_index": games.astype(np.int32),
-        "own": states.own,
-        "opp": states.opp,
+        **states.fields(),
         "ply": states.ply.astype(np.uint8),
         "move": np.concatenate(recorder.chosen).astype(np.int8),
         "policy": np.concatenate(recorder.policies).astype(np.float32),
@@ -158,7 +156,7 @@ def play_expert_games(
     same_mover = (final.ply[g] - records["ply"]) % 2 == 0
     records["outcome"] = np.where(same_mover, final_value[g], -final_value[g]).astype(np.int8)
     order = np.lexsort((records["ply"], g))
-    return {name: records[name][order] for name in ARRAYS}, recorder.seconds
+    return {name: array[order] for name, array in records.items()}, recorder.seconds
 
 
 class _RecordingExpert:

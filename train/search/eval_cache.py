@@ -98,9 +98,6 @@ class EvaluationCache:
 
 
 def _keys(states: State) -> list[bytes]:
-    """One hashable key per position: the bytes of its three fields."""
-    fields = np.stack(
-        [states.own.astype(np.uint64), states.opp.astype(np.uint64), states.ply.astype(np.uint64)],
-        axis=-1,
-    )
-    return np.ascontiguousarray(fields).view(np.dtype((np.void, 24))).ravel().tolist()
+    """One hashable key per position: the bytes of all its fields."""
+    words = np.ascontiguousarray(states.flat_keys())
+    return words.view(np.dtype((np.void, 8 * words.shape[-1]))).ravel().tolist()

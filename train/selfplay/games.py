@@ -190,14 +190,11 @@ def play_selfplay_games(
     has_policy = np.concatenate(full_searched)
 
     lengths = np.array([len(m) for m in moves], dtype=np.int32)
-    won = game.is_won(states)
-    # Whoever made the last move of a won game is the winner; the first player moves at
-    # even plies, so they made the last move when the final ply count is odd.
-    first_won = won & (states.ply % 2 == 1)
+    winner = game.winner(states)  # 0 first player, 1 second, -1 draw
     stats = SelfPlayStats(
         game_lengths=lengths,
-        first_player_win_rate=float(first_won.mean()),
-        draw_rate=float((~won).mean()),
+        first_player_win_rate=float((winner == 0).mean()),
+        draw_rate=float((winner < 0).mean()),
         search_entropy=float(np.concatenate(search_entropy).mean()),
         prior_entropy=float(np.concatenate(prior_entropy).mean()),
         simulations=simulations,

@@ -99,12 +99,11 @@ def play_against_pool(
     played = play_lockstep(game, players, game.initial_state(n_games), rng, seat=learner_seat)
     states, actions, games = played.played_by(0)
 
-    # Who won: the player who made the last move of a won game, i.e. the first player when
-    # the final ply count is odd.
+    winner_seat = game.winner(played.final)  # -1 for a draw
+    learner_result = np.where(
+        winner_seat < 0, 0.0, np.where(winner_seat == learner_seat, 1.0, -1.0)
+    )
     final = played.final
-    won = game.is_won(final)
-    winner_seat = np.where(final.ply % 2 == 1, 0, 1)
-    learner_result = np.where(won, np.where(winner_seat == learner_seat, 1.0, -1.0), 0.0)
     game_index = games.astype(np.int32)
     stats = PoolGameStats(
         game_lengths=final.ply.astype(np.int32),

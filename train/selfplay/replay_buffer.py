@@ -3,8 +3,6 @@ the growing replay window that can bound it tighter early in a run (:func:`repla
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import torch
 
@@ -185,7 +183,7 @@ def replay_window(
 
 
 def _fields(states: State) -> dict[str, np.ndarray]:
-    return {f.name: getattr(states, f.name) for f in dataclasses.fields(states)}
+    return states.fields()
 
 
 def _to_tensor(array: np.ndarray) -> torch.Tensor:
@@ -199,4 +197,4 @@ def _to_tensor(array: np.ndarray) -> torch.Tensor:
 def _row_keys(states: State) -> np.ndarray:
     """uint64[N, F]: each position as one row of its fields' bits (equal rows, equal positions);
     rows sort as the fields do, in field order."""
-    return np.stack([a.astype(np.uint64) for a in _fields(states).values()], axis=1)
+    return states.flat_keys()
