@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # override it (e.g. `make setup TORCH_SPEC='torch>=2.2,<3'`) or install torch yourself first.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup test test-slow lint format clean demo demo-quick
+.PHONY: gnugo setup test test-slow lint format clean demo demo-quick
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,10 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 
-setup: $(BIN)/.installed  ## create .venv and install the project with its test extras
+gnugo:  ## install GNU Go (Go's teacher) where it is missing and possible
+	@bash .ci/install-gnugo.sh
+
+setup: $(BIN)/.installed gnugo  ## create .venv and install the project with its test extras
 
 lint: setup  ## ruff lint + format check
 	$(BIN)/ruff check .

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from envs.experts.gnugo import GnuGo, GnuGoPlayer, parse_score, parse_vertex, vertex
+from envs.experts.gnugo import GnuGo, GnuGoPlayer, parse_score
 from envs.experts.gtp import GtpClient, GtpError, find_gnugo, gnugo_available
+from envs.go import parse_vertex
 from envs.players import Player
 
 pytestmark = pytest.mark.skipif(not gnugo_available(), reason="GNU Go is not installed")
@@ -87,34 +88,6 @@ X X O . . . .
 def engine():
     with GnuGo(7, komi=0.5, level=0) as go:
         yield go
-
-
-@pytest.mark.parametrize("size", [7, 9, 19])
-def test_vertex_round_trip(size):
-    actions = range(size * size + 1)
-    names = [vertex(a, size) for a in actions]
-    assert len(set(names)) == len(names)
-    assert not any("I" in name for name in names)
-    assert [parse_vertex(n, size) for n in names] == list(actions)
-    assert [parse_vertex(n.lower(), size) for n in names] == list(actions)
-
-
-def test_vertex_known_names():
-    assert (vertex(0, 7), vertex(48, 7), vertex(49, 7)) == ("A7", "G1", "pass")
-    assert (vertex(8, 9), vertex(80, 9)) == ("J9", "J1")  # column 8 skips I
-    assert vertex(360, 19) == "T1" and parse_vertex("PASS", 19) == 361
-    assert parse_vertex("d4", 7) == 3 * 7 + 3
-
-
-@pytest.mark.parametrize("junk", ["", "I4", "H1", "A8", "A0", "A", "4A", "pas", "A-1"])
-def test_parse_vertex_refuses_junk(junk):
-    with pytest.raises(ValueError):
-        parse_vertex(junk, 7)
-
-
-def test_vertex_refuses_off_board():
-    with pytest.raises(ValueError):
-        vertex(50, 7)
 
 
 def test_send_many_keeps_in_step_after_an_error():

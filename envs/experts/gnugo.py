@@ -18,38 +18,15 @@ defaults otherwise. Stones can only reach its board through legal ``play`` moves
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from envs.experts.gtp import GtpClient, find_gnugo
+from envs.go import GoGame, parse_vertex, vertex
 
-_COLUMNS = "ABCDEFGHJKLMNOPQRST"  # I is skipped, so it is never confused with J or 1
 _COLOR_OF = {1: "black", -1: "white"}
 MAX_LEVEL = 10
-
-
-def vertex(action: int, size: int) -> str:
-    """The GTP name of ``action`` on a ``size`` board: ``"pass"``, or e.g. ``"A7"``."""
-    cells = size * size
-    if not 0 <= action <= cells:
-        raise ValueError(f"action {action} is off a {size}x{size} board")
-    if action == cells:
-        return "pass"
-    row, col = divmod(int(action), size)
-    return f"{_COLUMNS[col]}{size - row}"
-
-
-def parse_vertex(text: str, size: int) -> int:
-    """The action GTP's ``text`` names on a ``size`` board (any case; ``pass`` too)."""
-    name = text.strip().upper()
-    if name == "PASS":
-        return size * size
-    col = _COLUMNS.find(name[:1]) if name else -1
-    number = name[1:]
-    if not (0 <= col < size and number.isdigit() and 1 <= int(number) <= size):
-        raise ValueError(f"{text!r} is not a point of a {size}x{size} board")
-    return (size - int(number)) * size + col
 
 
 class GnuGo:
@@ -161,31 +138,11 @@ class GnuGo:
         self.close()
 
 
-class GoGame(Protocol):
-    """What :class:`GnuGoPlayer` needs of a Go game; ``state`` is the game's own batch."""
-
-    size: int
-    komi: float
-    num_actions: int  # size * size + 1, pass last
-
-    def board(self, state: Any) -> np.ndarray:
-        """int8[..., size, size]: +1 black stone, -1 white, 0 empty."""
-        ...
-
-    def to_play(self, state: Any) -> np.ndarray:
-        """int[...]: 0 when black is to move, 1 for white."""
-        ...
-
-    def ko_cell(self, state: Any) -> np.ndarray:
-        """int[...]: the cell the player to move may not retake now, -1 when none."""
-        ...
-
-
 class GnuGoPlayer:
     """GNU Go as a :class:`~envs.players.Player` of a Go game.
 
     Args:
-        game: a Go game (:class:`GoGame`); its komi is the engine's.
+        game: a Go game (:class:`~envs.go.GoGame`); its komi is the engine's.
         level: GNU Go's strength, 0 to 10.
 
     Each position is set up on the engine and answered by ``genmove``, reseeded from the
