@@ -211,6 +211,11 @@ class Game(ABC):
         return self.rows * self.cols
 
     @property
+    def max_moves(self) -> int:
+        """The most moves a game can last (a full board, in the line games)."""
+        return self.num_cells
+
+    @property
     def obs_shape(self) -> tuple[int, int, int]:
         return (self.num_planes, self.rows, self.cols)
 

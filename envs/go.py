@@ -13,8 +13,8 @@ The rules, and why these:
   this pure state holds; simple ko is what GNU Go plays by default, and the move limit ends
   the rare longer cycles.
 - **Suicide is illegal** (as in Chinese, Japanese and AGA rules).
-- **The end**: two passes in a row, or :attr:`GoGame.max_moves` moves (three times the
-  points: GNU Go's games on 7x7 last about 50), then **area scoring** (stones plus the empty
+- **The end**: two passes in a row, or :attr:`GoGame.max_moves` moves (twice the points:
+  GNU Go's games on 7x7 last about 50), then **area scoring** (stones plus the empty
   regions that only one colour borders) with komi to White. Every stone on the board counts
   as alive: the players settle the dead stones by playing on, as under the Tromp-Taylor
   rules, which is how self-play scores its games without a judge.
@@ -28,15 +28,19 @@ the moves separated by spaces: ``GO7.parse("D4 C3 pass")``.
 
 from __future__ import annotations
 
+import functools
+import importlib
+from types import ModuleType
+
 import numpy as np
 
-from envs import go_kernel as kernel
 from envs.core import Game, State, Symmetry, permutation_from_grid
 
 #: Komi per board size (White's compensation, in points).
 DEFAULT_KOMI = {5: 24.0, 7: 9.0, 9: 7.0}
 COLUMNS = "ABCDEFGHJKLMNOPQRST"  # GTP's column letters: no I
 _KO, _PASSES = 0, 1  # the aux fields
+_OWN, _OPP = 1, 2  # the colours of the kernel's boards (envs.go_kernel)
 
 
 def vertex(action: int, size: int) -> str:
@@ -61,6 +65,13 @@ def parse_vertex(text: str, size: int) -> int:
     if not 1 <= number <= size:
         raise ValueError(f"{text!r} is not a point of a {size}x{size} board (rows 1..{size})")
     return (size - number) * size + col
+
+
+@functools.cache
+def _kernel() -> ModuleType:
+    """The compiled board logic (:mod:`envs.go_kernel`), imported at the first move, so that
+    loading the games (every script's ``--help``) doesn't load numba."""
+    return importlib.import_module("envs.go_kernel")
 
 
 def _neighbours(size: int) -> np.ndarray:
@@ -97,7 +108,7 @@ class GoGame(Game):
     Args:
         size: the board's side, 2..19.
         komi: White's compensation; :data:`DEFAULT_KOMI` for the size when None.
-        max_moves: the move limit, passes included; three times the points when None.
+        max_moves: the move limit, passes included; twice the points when None.
     """
 
     stone_chars = ("X", "O")  # Black, White
@@ -113,14 +124,19 @@ class GoGame(Game):
             raise ValueError(f"board size must be 2..{len(COLUMNS)}, got {size}")
         self.size = self.rows = self.cols = size
         self.komi = float(DEFAULT_KOMI.get(size, 7.0) if komi is None else komi)
-        self.max_moves = 3 * size * size if max_moves is None else int(max_moves)
-        if self.max_moves < 1:
+        self._max_moves = 2 * size * size if max_moves is None else int(max_moves)
+        if self._max_moves < 1:
             raise ValueError(f"max_moves must be >= 1, got {max_moves}")
         self.name = f"go{size}" if komi is None and max_moves is None else f"go{size}-custom"
         self.num_actions = size * size + 1
         self.pass_action = size * size
         self.symmetries = _symmetries(size)
         self._neighbours = _neighbours(size)
+
+    @property
+    def max_moves(self) -> int:
+        """The move limit, passes included (see the module docstring)."""
+        return self._max_moves
 
     # --- the rules -----------------------------------------------------------------------
 
@@ -137,7 +153,7 @@ class GoGame(Game):
     def legal_mask(self, state: State) -> np.ndarray:
         boards, batch = self._boards(state)
         ko = state.aux[..., _KO].reshape(-1).astype(np.int64)
-        points = kernel.legal_points(boards, ko, self._neighbours).reshape(*batch, -1)
+        points = _kernel().legal_points(boards, ko, self._neighbours).reshape(*batch, -1)
         legal = np.concatenate([points, np.ones((*batch, 1), dtype=bool)], axis=-1)
         return legal & ~self.is_terminal(state)[..., None]
 
@@ -150,19 +166,19 @@ class GoGame(Game):
         ko = np.full(len(passed), -1, dtype=np.int64)
         if len(stones):
             moved = boards[stones]
-            ko[stones] = kernel.play_stones(moved, action.reshape(-1)[stones], self._neighbours)
+            ko[stones] = _kernel().play_stones(moved, action.reshape(-1)[stones], self._neighbours)
             boards[stones] = moved
         boards = boards.reshape(*batch, self.num_cells)
         aux = np.empty((*batch, 2), dtype=np.int16)
         aux[..., _KO] = ko.reshape(batch)
         aux[..., _PASSES] = np.where(passed.reshape(batch), state.aux[..., _PASSES] + 1, 0)
         # The mover's stones become the opponent's of the next player to move.
-        return State(boards == kernel.OPP, boards == kernel.OWN, state.ply + 1, aux)
+        return State(boards == _OPP, boards == _OWN, state.ply + 1, aux)
 
     def score(self, state: State) -> np.ndarray:
         """float32[...]: the area score's margin for the player to move, komi included."""
         boards, batch = self._boards(state)
-        margin = kernel.area_scores(boards, self._neighbours).reshape(batch).astype(np.float32)
+        margin = _kernel().area_scores(boards, self._neighbours).reshape(batch).astype(np.float32)
         white_to_move = self.to_play(state) == 1
         return margin + np.where(white_to_move, self.komi, -self.komi).astype(np.float32)
 
@@ -177,7 +193,7 @@ class GoGame(Game):
     def _boards(self, state: State) -> tuple[np.ndarray, tuple[int, ...]]:
         """int8[B, cells] boards in the kernel's colours (the batch flattened), and the batch."""
         batch = state.shape
-        boards = state.own.astype(np.int8) * kernel.OWN + state.opp.astype(np.int8) * kernel.OPP
+        boards = state.own.astype(np.int8) * _OWN + state.opp.astype(np.int8) * _OPP
         return np.ascontiguousarray(boards.reshape(-1, self.num_cells)), batch
 
     # --- how a position looks ---------------------------------------------------------------

@@ -22,14 +22,25 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 def hashed_evaluator(states: State, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic, position-dependent, uneven priors and values: a stand-in network."""
-    key = _mix(np.atleast_1d(states.own) * np.uint64(0x9E3779B97F4A7C15))
-    key = _mix(key ^ np.atleast_1d(states.opp))
+    key = _mix(_stones(states.own) * np.uint64(0x9E3779B97F4A7C15))
+    key = _mix(key ^ _stones(states.opp))
     actions = np.arange(legal.shape[-1], dtype=np.uint64)
     per_action = _mix(key[:, None] + actions * np.uint64(0xD1B54A32D192ED03)) >> np.uint64(11)
     weights = np.where(legal, 0.05 + per_action / 2.0**53, 0.0)
     priors = (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
     values = ((_mix(key ^ np.uint64(12345)) >> np.uint64(11)) / 2.0**53 * 2 - 1).astype(np.float32)
     return priors, values
+
+
+def _stones(stones: np.ndarray) -> np.ndarray:
+    """uint64[B]: one word per position: a bitboard as it is, a board of cells hashed."""
+    if stones.dtype != np.bool_:
+        return np.atleast_1d(stones).astype(np.uint64)
+    words = np.packbits(stones.reshape(-1, stones.shape[-1]), axis=-1).astype(np.uint64)
+    key = np.zeros(len(words), dtype=np.uint64)
+    for column in words.T:
+        key = _mix(key ^ column)
+    return key
 
 
 def random_positions(game: Game, n: int, seed: int) -> State:

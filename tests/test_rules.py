@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs import CONNECT4, GAMES, TICTACTOE, Game, State, TicTacToe
+from envs import CONNECT4, GAMES, TICTACTOE, Game, GoGame, LineGame, State, TicTacToe
 from tests.toy_game import CONNECT3
 
 #: Every registered game, and the test-only toy (whose rules need no registry).
@@ -24,17 +24,29 @@ def from_ascii(game: Game, text: str) -> State:
     return State(np.uint64(own), np.uint64(opp), np.int32(n_x + n_o))
 
 
-def random_playouts(game: Game, n: int, seed: int) -> list[list[State]]:
-    """``n`` random games, each as the list of positions from the empty board to the end."""
+def random_games(game: Game, n: int, seed: int) -> list[tuple[list[State], list[int]]]:
+    """``n`` random games, each as the positions from the empty board to the end and the
+    actions between them."""
     rng = np.random.default_rng(seed)
     games = []
     for _ in range(n):
-        state, history = game.initial_state(), [game.initial_state()]
+        state, history, actions = game.initial_state(), [game.initial_state()], []
         while not game.is_terminal(state):
-            state = game.play(state, int(rng.choice(np.flatnonzero(game.legal_mask(state)))))
+            actions.append(int(rng.choice(np.flatnonzero(game.legal_mask(state)))))
+            state = game.play(state, actions[-1])
             history.append(state)
-        games.append(history)
+        games.append((history, actions))
     return games
+
+
+def random_playouts(game: Game, n: int, seed: int) -> list[list[State]]:
+    """``n`` random games, each as the list of positions from the empty board to the end."""
+    return [history for history, _ in random_games(game, n, seed)]
+
+
+def same(a: State, b: State) -> bool:
+    """The two positions are equal, field by field."""
+    return bool(np.array_equal(a.flat_keys(), b.flat_keys()))
 
 
 @pytest.mark.parametrize("game", COMPLIANT, ids=lambda g: g.name)
@@ -52,19 +64,25 @@ class TestCompliance:
     def test_step_never_mutates_its_input(self, game: Game) -> None:
         batch = game.initial_state(4)
         batch = game.step(batch, np.array([0, 1, 2, 1]))
-        before = State(batch.own.copy(), batch.opp.copy(), batch.ply.copy())
+        before = batch.copy()
         game.step(batch, np.array([1, 2, 0, 1]))
-        for field in ("own", "opp", "ply"):
-            np.testing.assert_array_equal(getattr(batch, field), getattr(before, field))
+        for name, array in batch.fields().items():
+            np.testing.assert_array_equal(array, before.fields()[name])
 
     def test_outcome_is_zero_sum(self, game: Game) -> None:
         for history in random_playouts(game, 100, seed=2):
             end = history[-1]
-            # Only the player who just moved can hold a line; the loser never does.
-            assert not game._has_line(end.own)
-            value_to_move = game.terminal_value(end)
-            value_to_mover = 1.0 if game.is_won(end) else 0.0
-            assert value_to_move + value_to_mover == 0.0
+            value = game.terminal_value(end)
+            assert value in (-1.0, 0.0, 1.0)
+            assert all(game.terminal_value(s) == 0 for s in history[:-1])  # 0 until the end
+            # Who won, by the first player's colour, follows from the mover's value.
+            first_to_move = game.to_play(end) == 0
+            expected = -1 if value == 0 else (0 if (value > 0) == first_to_move else 1)
+            assert game.winner(end) == expected
+            if isinstance(game, LineGame):
+                # Only the player who just moved can hold a line; the loser never does.
+                assert not game._has_line(end.own)
+                assert value == (-1.0 if game.is_won(end) else 0.0)
 
     def test_symmetries_preserve_legality_and_outcome(self, game: Game) -> None:
         for history in random_playouts(game, 20, seed=3):
@@ -90,8 +108,7 @@ class TestCompliance:
                 mapped_then_moved = game.step(
                     game.transform_state(state, sym), sym.action_perm[action]
                 )
-                assert moved_then_mapped.own == mapped_then_moved.own
-                assert moved_then_mapped.opp == mapped_then_moved.opp
+                assert same(moved_then_mapped, mapped_then_moved)
 
     def test_batched_equals_single(self, game: Game) -> None:
         rng = np.random.default_rng(5)
@@ -107,7 +124,7 @@ class TestCompliance:
                 for s, a, ok in zip(singles, actions, live, strict=True)
             ]
             for i, single in enumerate(singles):
-                assert batch[i].own == single.own and batch[i].opp == single.opp
+                assert same(batch[i], single)
                 np.testing.assert_array_equal(game.legal_mask(batch)[i], game.legal_mask(single))
                 np.testing.assert_array_equal(game.observation(batch)[i], game.observation(single))
         np.testing.assert_array_equal(
@@ -115,30 +132,22 @@ class TestCompliance:
         )
 
     def test_notation_round_trip(self, game: Game) -> None:
-        for history in random_playouts(game, 20, seed=6):
-            actions = [
-                int(np.flatnonzero(game.board(b).ravel() != game.board(a).ravel())[0])
-                for a, b in zip(history, history[1:], strict=False)
-            ]
-            if game.num_actions == game.cols:  # the actions are columns, not cells
-                actions = [a % game.cols for a in actions]
+        for history, actions in random_games(game, 20, seed=6):
             text = game.notation(actions)
-            parsed = game.parse(text)
-            assert (parsed.own, parsed.opp, parsed.ply) == (
-                history[-1].own,
-                history[-1].opp,
-                history[-1].ply,
-            )
+            assert same(game.parse(text), history[-1])
             assert game.parse_actions(text) == actions
 
     def test_observation_is_from_the_movers_view(self, game: Game) -> None:
-        state = game.parse("12")
+        state = game.parse(game.notation([0, 1]))
         obs = game.observation(state)
         assert obs.shape == game.obs_shape and obs.dtype == np.float32
         # After two moves the first player is to move: plane 0 holds its single stone.
-        assert obs[0].sum() == 1 and obs[1].sum() == 1 and obs[2].all()
+        assert obs[0].sum() == 1 and obs[1].sum() == 1
         after = game.observation(game.step(state, 2))
-        assert after[0].sum() == 1 and after[1].sum() == 2 and not after[2].any()
+        assert after[0].sum() == 1 and after[1].sum() == 2
+        # A plane of ones says the first player is to move (Go's is after its ko plane).
+        first = 3 if isinstance(game, GoGame) else 2
+        assert obs[first].all() and not after[first].any()
 
 
 # --- tic-tac-toe: known counts and boards ----------------------------------------------

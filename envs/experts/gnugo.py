@@ -10,7 +10,9 @@ number counted from the bottom, so on 7x7 action 0 is ``A7`` and action 48 is ``
     ...
     1 . . . . . . 48 1
 
-The engine plays by area scoring (``--chinese-rules``), simple ko and no suicide, GNU Go's
+The engine plays by area scoring (``--chinese-rules``), capturing every dead stone before it
+passes (``--capture-all-dead``, as the project's scoring counts every stone on the board),
+simple ko and no suicide, GNU Go's
 defaults otherwise. Stones can only reach its board through legal ``play`` moves, so
 :meth:`GnuGo.set_position` orders them so that none captures (see :func:`_placement_order`).
 """
@@ -47,10 +49,11 @@ class GnuGo:
             raise ValueError(f"level must be a whole number from 0 to {MAX_LEVEL}, got {level!r}")
         self.size, self.komi, self.level = size, float(komi), level
         self.black_to_move = True
-        # --chinese-rules: area scoring, the project's. No --capture-all-dead or
-        # --play-out-aftermath: they only change how final_score settles dead stones, and
-        # the finished positions we score have none.
-        argv = [find_gnugo(), "--mode", "gtp", "--chinese-rules"]
+        # --chinese-rules: area scoring, the project's. --capture-all-dead: the project
+        # scores every stone left on the board as alive (no judge removes dead ones), so
+        # GNU Go must take the dead stones off before it passes, or it would pass won
+        # games away.
+        argv = [find_gnugo(), "--mode", "gtp", "--chinese-rules", "--capture-all-dead"]
         argv += ["--boardsize", str(size), "--komi", str(self.komi)]
         argv += ["--level", str(level), "--seed", str(int(seed))]
         self.client = GtpClient(argv)
@@ -157,6 +160,7 @@ class GnuGoPlayer:
         self.game = game
         self.level = level
         self.name = f"gnugo-l{level}"
+        self.temperature = 0.0  # what datasets record of an expert: GNU Go plays its best
         self._engine: GnuGo | None = None
 
     def act(self, state: Any, rng: np.random.Generator) -> np.ndarray:

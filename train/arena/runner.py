@@ -57,9 +57,9 @@ class Playthrough:
 
     def moves(self, width: int | None = None) -> np.ndarray:
         """int64[n, width]: game ``i``'s move at ply ``p`` in ``[i, p]``, -1 where none was
-        played (before the start position, after the end); ``width`` defaults to the board's
-        cells, the longest any game can be."""
-        width = self.game.num_cells if width is None else width
+        played (before the start position, after the end); ``width`` defaults to the longest
+        any game can be (``game.max_moves``)."""
+        width = self.game.max_moves if width is None else width
         table = np.full((len(self.final), width), -1, dtype=np.int64)
         for turn in self.turns:
             table[turn.games, turn.states.ply] = turn.actions

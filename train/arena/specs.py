@@ -3,6 +3,7 @@
     random                          uniformly random legal moves
     expert                          the game's scripted expert at its default strength
     expert:depth=6,temperature=0.5  the expert, stronger and sampling
+    gnugo  (or gnugo:level=5)       GNU Go over GTP (Go only), at level 0..10 (default 0)
     mcts:1000  (or mcts:sims=1000)  pure MCTS, one random rollout per leaf, 1000 simulations
     PATH.pt                         a checkpoint's network alone (PATH.pt:temperature=0.5 samples)
     PATH.pt:sims=200                the network inside MCTS
@@ -40,10 +41,11 @@ DEFAULT_MCTS_SIMS = 1000
 _CHECKPOINT = re.compile(r"^(?P<path>.+\.pt)(?::(?P<options>.*))?$")
 _OPTIONS = {
     "expert": {"depth", "temperature"},
+    "gnugo": {"level"},
     "mcts": {"sims", "search"},
     "checkpoint": {"sims", "temperature", "search"},
 }
-_USAGE = "use random, expert[:key=value,...], mcts:SIMS, PATH.pt or PATH.pt:sims=N"
+_USAGE = "use random, expert[:key=value,...], gnugo[:level=N], mcts:SIMS, PATH.pt or PATH.pt:sims=N"
 
 
 @dataclass(frozen=True)
@@ -51,17 +53,17 @@ class PlayerSpec:
     """One parsed player spec.
 
     Attributes:
-        kind: ``"random"``, ``"expert"``, ``"mcts"`` or ``"checkpoint"``.
+        kind: ``"random"``, ``"expert"``, ``"gnugo"``, ``"mcts"`` or ``"checkpoint"``.
         text: the spec as written (what tables and errors show).
         path: the checkpoint file (``kind == "checkpoint"`` only).
         sims: MCTS simulations per move; ``None`` for a checkpoint means the network alone.
-        depth: the expert's search depth (``None``: its default).
+        depth: the expert's search depth, or GNU Go's level (``None``: the default).
         temperature: the expert's or the network's sampling temperature (``None``: greedy
             for a network, the default for the expert).
         search: the search's rules, ``"puct"`` or ``"gumbel"`` (``None``: PUCT).
     """
 
-    kind: Literal["random", "expert", "mcts", "checkpoint"]
+    kind: Literal["random", "expert", "gnugo", "mcts", "checkpoint"]
     text: str
     path: str | None = None
     sims: int | None = None
@@ -87,7 +89,9 @@ def parse_spec(text: str) -> PlayerSpec:
         path = None
         if kind == "random" and not rest:
             return PlayerSpec("random", text)
-        if kind not in ("expert", "mcts"):
+        if kind == "gnugo" and not rest:
+            return PlayerSpec("gnugo", text)
+        if kind not in ("expert", "gnugo", "mcts"):
             raise ValueError(f"unknown player {text!r}; {_USAGE}")
     if kind == "mcts" and rest.isdigit():
         rest = f"sims={rest}"
@@ -99,6 +103,10 @@ def parse_spec(text: str) -> PlayerSpec:
     if kind == "mcts" and sims is None:
         sims = DEFAULT_MCTS_SIMS
     depth = _whole(options["depth"], "depth", text) if "depth" in options else None
+    if "level" in options:
+        depth = _whole(options["level"], "level", text)
+        if not 0 <= depth <= 10:
+            raise ValueError(f"GNU Go's level must be 0..10, got {depth} in {text!r}")
     if depth is not None and depth > MAX_EXPERT_DEPTH:
         raise ValueError(
             f"expert depth {depth} would take too long to answer (every two plies "
@@ -133,6 +141,13 @@ def make_player(
         from envs.experts import make_expert
 
         return make_expert(game, depth=spec.depth, temperature=spec.temperature)
+    if spec.kind == "gnugo":
+        from envs.experts.gnugo import GnuGoPlayer
+        from envs.go import GoGame
+
+        if not isinstance(game, GoGame):
+            raise ValueError(f"gnugo plays Go only, not {game.name}")
+        return GnuGoPlayer(game, level=spec.depth or 0)
     if spec.kind == "mcts":
         from train.search.evaluators import RolloutEvaluator
 

@@ -41,7 +41,8 @@ class StrengthConfig:
         rollout_sims: simulations of the pure rollout-MCTS opponent (0: no such duel).
         search_sims: simulations when the network plays inside MCTS (0: network alone only).
         search: the other settings of that search (its simulations are ``search_sims``).
-        solver: grade moves against perfect play.
+        solver: grade moves against perfect play (where the game's profile has a grader:
+            Go has none, so it is measured by duels alone).
     """
 
     games: int = 100
@@ -88,7 +89,7 @@ def measure_strength(
         searcher = SearchPlayer(game, evaluate, search_config)
         if config.games > 0:
             play(searcher, expert, "eval/search/vs_expert")
-    if config.solver:
+    if config.solver and get_profile(game.name).grader is not None:
         positions, action_values, stages = solver_positions(game)
         grade = grade_player(
             network, positions, action_values, stages, rng, values=_values(evaluate, positions)
