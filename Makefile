@@ -30,19 +30,21 @@ test: lint  ## the default suite (lint, then pytest without the slow tests)
 test-slow: setup  ## only the tests marked slow
 	$(BIN)/python -m pytest -q -m slow
 
-# The main job: the whole story on Connect Four, expert games -> stage 1 -> stage 2 -> report,
-# with the default budgets (27 minutes measured on 2 CPU cores; see the README).
+# The main job: the whole story, expert games -> stage 1 -> stage 2 -> report, on Connect
+# Four by default (27 minutes measured on 2 CPU cores; see the README), or on 7x7 Go with
+# GNU Go as the teacher: `make demo GAME=go7` (see the README's Go section).
 # Longer runs add flags to either stage, e.g. (see the README's presets)
 #   make demo DEMO_RUNS=runs/long STAGE2_FLAGS='--iterations 60 --games-per-iteration 256'
-DEMO_RUNS ?= runs/demo
+GAME ?= connect4
+DEMO_RUNS ?= runs/demo$(if $(filter-out connect4,$(GAME)),-$(GAME))
 STAGE1_FLAGS ?=
 STAGE2_FLAGS ?=
-demo: setup  ## stage 1, stage 2 and the report on Connect Four
+demo: setup  ## stage 1, stage 2 and the report (GAME=connect4, or GAME=go7)
 	rm -rf $(DEMO_RUNS)
-	$(BIN)/python -m scripts.train_imitation --game connect4 --run-dir $(DEMO_RUNS) $(STAGE1_FLAGS)
-	$(BIN)/python -m scripts.train_selfplay --init $(DEMO_RUNS)/connect4__imitation__1__*/best.pt \
+	$(BIN)/python -m scripts.train_imitation --game $(GAME) --run-dir $(DEMO_RUNS) $(STAGE1_FLAGS)
+	$(BIN)/python -m scripts.train_selfplay --init $(DEMO_RUNS)/$(GAME)__imitation__1__*/best.pt \
 		--run-dir $(DEMO_RUNS) $(STAGE2_FLAGS)
-	$(BIN)/python -m scripts.compare --logdir $(DEMO_RUNS) --out $(DEMO_RUNS)/report
+	$(BIN)/python -m scripts.compare --logdir $(DEMO_RUNS) --game $(GAME) --out $(DEMO_RUNS)/report
 	@echo "report: $(DEMO_RUNS)/report/report.md"
 	@echo "curves: $(BIN)/tensorboard --logdir $(DEMO_RUNS)"
 

@@ -53,13 +53,24 @@ class Args:
     dataset: str | None = arg(
         None, "an expert dataset (.npz); default: generate one (cached under data/cache/)"
     )
-    games: int | None = arg(None, "expert games to generate (default per game: 2,000 / 4,000)")
-    depth: int | None = arg(None, "Connect Four expert search depth (default: the expert's)")
+    games: int | None = arg(
+        None,
+        "expert games to generate (default per game: tictactoe 2,000, connect4 4,000, go7 1,200)",
+    )
+    depth: int | None = arg(
+        None,
+        "the expert's strength: Connect Four search depth, or GNU Go's level 0..10 for Go "
+        "(default: the expert's, depth 5 / level 0)",
+    )
     temperature: float | None = arg(
-        None, "expert softmax temperature over move scores (0: best; default per game: 0 / 0.5)"
+        None,
+        "expert softmax temperature over move scores (0: best; default per game: "
+        "tictactoe 0, connect4 0.5; GNU Go has none)",
     )
     random_opening: int | None = arg(
-        None, "uniformly random plies opening each expert game (default per game: 6 / 2)"
+        None,
+        "uniformly random plies opening each expert game (default per game: tictactoe 6, "
+        "connect4 2, go7 4)",
     )
     workers: int = arg(2, "processes generating expert games")
     epochs: int | None = arg(None, "passes over the training positions (default per game)")

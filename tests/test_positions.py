@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs import CONNECT4, GAMES, TICTACTOE, Game, State
+from envs import CONNECT4, GAMES, TICTACTOE, Game, LineGame, State
 from train.arena.positions import random_openings, random_positions
 
 
@@ -90,9 +90,7 @@ def test_random_starts_are_unfinished_positions_of_every_depth(game: Game) -> No
     assert starts.ply.min() == 0 and starts.ply.max() <= 8
     # Plies are drawn uniformly from 0..8; only a move that would end the game is skipped.
     assert len(np.unique(starts.ply)) >= 8
-    # Each start is a real position: its stones count matches its ply.
-    stones = (game.board(starts) != 0).reshape(400, -1).sum(axis=1)
-    np.testing.assert_array_equal(stones, starts.ply)
+    _check_stones(game, starts)
     again = random_positions(game, 400, 8, np.random.default_rng(0))
     np.testing.assert_array_equal(again.own, starts.own)
 
@@ -106,11 +104,22 @@ def test_random_starts_never_hand_over_a_finished_tictactoe_game() -> None:
 
 @pytest.mark.parametrize("game", GAMES.values(), ids=GAMES.keys())
 def test_finished_positions_are_real_games_that_ended(game: Game) -> None:
-    states = random_positions(game, 400, game.num_cells - 1, np.random.default_rng(2), True)
+    states = random_positions(game, 400, game.max_moves - 1, np.random.default_rng(2), True)
     over = game.is_terminal(states)
     assert over.any() and (~over).any()
-    stones = (game.board(states) != 0).reshape(400, -1).sum(axis=1)
-    np.testing.assert_array_equal(stones, states.ply)
-    # No move was played after a game ended: the player to move never holds a line.
-    swapped = State(states.opp, states.own, states.ply)
-    assert not game.is_won(swapped).any()
+    _check_stones(game, states)
+    if isinstance(game, LineGame):
+        # No move was played after a game ended: the player to move never holds a line.
+        swapped = State(states.opp, states.own, states.ply)
+        assert not game.is_won(swapped).any()
+
+
+def _check_stones(game: Game, states: State) -> None:
+    """Each position is a real one: as many stones as plies in the line games (no captures,
+    no passes), at most as many in Go, and never a stone of both colours on one cell."""
+    stones = (game.board(states) != 0).reshape(len(states), -1).sum(axis=1)
+    if isinstance(game, LineGame):
+        np.testing.assert_array_equal(stones, states.ply)
+    else:
+        assert (stones <= states.ply).all()
+        assert not (np.asarray(states.own) & np.asarray(states.opp)).any()

@@ -47,7 +47,8 @@ class Strength:
 
     @property
     def optimal_move_rate(self) -> float:
-        return self.optimal / self.positions
+        """The share of best moves; NaN where nothing was graded (a game without a solver)."""
+        return self.optimal / self.positions if self.positions else float("nan")
 
     @property
     def optimal_interval(self) -> tuple[float, float]:
@@ -83,9 +84,12 @@ def measure_strength(
     """
     positions, action_values, _ = graded
     grading, dueling = generators
-    grade = grade_player(player, positions, action_values, None, grading, batch_size=512)
+    optimal = 0
+    if len(positions):  # a game without a solver (Go) is measured by the duel alone
+        grade = grade_player(player, positions, action_values, None, grading, batch_size=512)
+        optimal = int(grade.optimal.sum())
     result = duel(game, player, teacher, games, dueling, opening_moves)
-    return Strength(int(grade.optimal.sum()), len(positions), result)
+    return Strength(optimal, len(positions), result)
 
 
 @dataclass(frozen=True)

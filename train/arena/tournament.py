@@ -14,6 +14,7 @@ import numpy as np
 
 from envs.core import Game, State
 from envs.players import Player
+from envs.registry import get_profile
 from models.net import PolicyValueNet
 from train.arena.duels import DuelResult, Record, duel
 from train.arena.grading import SolverGrade, grade_player
@@ -120,8 +121,10 @@ def solver_sample(
     """``n`` of the game's solver-graded positions, drawn without replacement (all if None).
 
     Returns ``(positions[n], action values int8[n, A], stage int8[n] or None)``, as
-    ``train.arena.strength.solver_positions``.
+    ``train.arena.strength.solver_positions``; none for a game without a grader (Go).
     """
+    if get_profile(game.name).grader is None:
+        return game.initial_state(0), np.zeros((0, game.num_actions), np.int8), None
     positions, action_values, stages = solver_positions(game)
     if n is None or n >= len(positions):
         return positions, action_values, stages

@@ -74,8 +74,13 @@ def report_markdown(
         parts += [
             "## Strength against thinking time",
             f"Each network inside MCTS ({', '.join(map(str, c['sims']))} simulations per move; "
-            f"0 = the network alone), graded on {c['positions_graded']} solver-labelled "
-            f"positions and dueled against the teacher ({c['thinking_games']} games per budget).",
+            "0 = the network alone), "
+            + (
+                f"graded on {c['positions_graded']} solver-labelled positions and "
+                if c["positions_graded"]
+                else ""
+            )
+            + f"dueled against the teacher ({c['thinking_games']} games per budget).",
             "![thinking time](figures/thinking_time.png)",
             _thinking_table(curves),
         ]
@@ -94,7 +99,7 @@ def report_markdown(
 def _solver_sentence(curves: dict[str, list[ThinkingPoint]]) -> list[str]:
     """The networks' optimal-move rates without search, if they were measured."""
     alone = {label: p.strength for label, points in curves.items() for p in points if p.sims == 0}
-    if not alone:
+    if not alone or not next(iter(alone.values())).positions:
         return []
     rates = ", ".join(
         f"{label} {p.optimal_move_rate:.3f} {_interval(p.optimal_interval)}"
@@ -131,7 +136,7 @@ def _thinking_row(label: str, point: ThinkingPoint) -> list:
     return [
         label,
         point.sims,
-        f"{s.optimal_move_rate:.3f} {_interval(s.optimal_interval)}",
+        f"{s.optimal_move_rate:.3f} {_interval(s.optimal_interval)}" if s.positions else "-",
         str(duel.total),
         f"{duel.score:.3f} {_interval(duel.score_interval)}",
         f"{duel.win_rate:.3f} {_interval(duel.win_interval)}",
