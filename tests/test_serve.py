@@ -162,6 +162,19 @@ def test_gnu_go_is_the_go_expert(server) -> None:
     assert GO7.legal_mask(GO7.parse("D4"))[GO7.parse_move(answer["move"])]
 
 
+def test_a_missing_gnu_go_says_how_to_install_it(folder: Path, monkeypatch) -> None:
+    monkeypatch.setenv("APPRENTICE_GNUGO", str(folder / "no-gnugo"))
+    server = make_server(App(folder, SearchAnalyser(seed=0), seed=0), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        body = {"game": "go7", "position": "D4", "opponent": "expert"}
+        status, answer = call(server.server_address[:2], "POST", "/api/move", body)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 503 and "apt-get install gnugo" in answer["error"]
+
+
 def test_two_passes_end_a_go_game(server) -> None:
     status, answer = call(
         server, "POST", "/api/analyse", {"game": "go7", "position": "D4 pass pass"}
