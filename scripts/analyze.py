@@ -7,13 +7,18 @@ A request (the style of KataGo's analysis engine)::
     {"id": "a1", "game": "connect4", "position": "4453", "simulations": 200,
      "checkpoint": "runs/x/best.pt"}
 
-``position`` is a move string or a list of moves (``["4", "4", "5"]`` or ``[4, 4, 5]``),
+``position`` is a move string or a list of moves (``["4", "4", "5"]`` or ``[4, 4, 5]``;
+in Go ``"D4 C3 pass"`` or ``["D4", "C3", "pass"]``),
 ``simulations`` defaults to 100 (0: the network alone), ``checkpoint`` is optional: without
 it the search uses random playouts (uniform priors, one random game per leaf). **Moves in
-requests and answers are the game's 1-based notation**: Connect Four columns 1..7, tic-tac-toe
-cells 1..9 row by row. The answer carries the request's ``id`` and the fields described in
+requests and answers are the game's notation**: Connect Four columns 1..7, tic-tac-toe
+cells 1..9 row by row, Go's GTP vertices (``D4``, ``pass``; any case in requests)::
+
+    {"id": "g1", "game": "go7", "position": "D4 C3", "simulations": 16}
+
+The answer carries the request's ``id`` and the fields described in
 ``train/engine/analyser.py`` (move, policy, value from the side to move, visits, q, terminal,
-result, legal_moves).
+result, legal_moves, and in Go the score).
 
 Requests waiting on stdin are read together, and those sharing game, checkpoint and
 simulations are searched in one batch, so answers may come out of order: match them by

@@ -4,8 +4,10 @@ python -m scripts.play --game connect4                         # you against the
 python -m scripts.play --opponent runs/x/best.pt:sims=200 --side second
 python -m scripts.play --checkpoint runs/x/best.pt --sims 200
 python -m scripts.play --watch runs/x/best.pt expert --delay 0.5
+python -m scripts.play --game go7 --opponent gnugo:level=5   # 7x7 Go against GNU Go
 
-At your turn type a move (a column 1..7, or a cell 1..9 in tic-tac-toe), or a command:
+At your turn type a move (a column 1..7, a cell 1..9 in tic-tac-toe, or in Go a point such as
+``D4`` or ``pass``, in any case), or a command:
 ``hint`` (or ``?``) shows the network's move probabilities and who it thinks is winning,
 ``undo`` takes back your last move (and the reply), ``restart`` starts again (from
 ``--position`` if given), ``quit`` ends. End of input or Ctrl-C also end the game.
@@ -22,10 +24,11 @@ import numpy as np
 
 from envs import GAME_NAMES, get_game
 from envs.core import Game, State
+from envs.go import GoGame
 from envs.players import Player
 from scripts.cli import arg, parse, set_threads
 from train.arena.specs import checkpoint_path, make_player
-from train.engine.analyser import Analyser
+from train.engine.analyser import Analyser, area_margin
 from train.engine.request import AnalysisError, make_request, position_after
 
 _NAMES = ("first", "second")
@@ -47,7 +50,9 @@ class Args:
     checkpoint: str | None = arg(None, "play this checkpoint (overrides --opponent), see --sims")
     sims: int = arg(0, "MCTS simulations for --checkpoint and for hints (0: the network alone)")
     side: Literal["first", "second", "random"] = arg("first", "the side you play")
-    position: str = arg("", "start from this position (moves in the game's notation, e.g. 4453)")
+    position: str = arg(
+        "", "start from this position (moves in the game's notation, e.g. 4453, or D4 C3 in Go)"
+    )
     hint_checkpoint: str | None = arg(
         None, "the network behind 'hint' (default: the opponent's; none: random-rollout MCTS)"
     )
@@ -109,9 +114,9 @@ def _play(args: Args) -> None:
     analyser = Analyser(seed=args.seed)
     names = ["you", "you"]
     names[1 - human] = opponent.name
-    moves_help = f"a {'column 1-7' if game.name == 'connect4' else 'cell 1-9'}"
+    moves_help = _moves_help(game)
     print(
-        f"You play {game.stone_chars[human]} ({_NAMES[human]}) against {opponent.name}. "
+        f"You play {game.stone_chars[human]} ({_side_name(game, human)}) against {opponent.name}. "
         f"Type {moves_help}, or hint (?), undo, restart, quit."
     )
     try:
@@ -155,8 +160,8 @@ def _play(args: Args) -> None:
             print("The game is over: type restart, undo or quit.")
         else:
             try:
-                action = _parse_move(game, command)
-                game.play(state, action)
+                action = _parse_move(game, line.strip())  # errors quote it as typed
+                _check_legal(game, state, action)
             except ValueError as err:
                 print(f"{err}. Type {moves_help}, or hint (?), undo, restart, quit.")
                 continue
@@ -164,10 +169,41 @@ def _play(args: Args) -> None:
             show = True
 
 
+def _moves_help(game: Game) -> str:
+    """What a move looks like, for the intro and the hints after a bad one."""
+    if isinstance(game, GoGame):  # the top-right corner, and the centre
+        corner, centre = game.format_move(game.size - 1), game.format_move(game.num_cells // 2)
+        return f"a point A1-{corner} (e.g. {centre}) or pass"
+    return f"a {'column 1-7' if game.name == 'connect4' else 'cell 1-9'}"
+
+
+def _side_name(game: Game, side: int) -> str:
+    """``first``/``second``; in Go the colours, Black (who moves first) and White."""
+    return ("Black", "White")[side] if isinstance(game, GoGame) else _NAMES[side]
+
+
 def _parse_move(game: Game, text: str) -> int:
+    # The whole line is one token: a Go vertex ("D4", "pass") is more than one character.
     if not text:
         raise ValueError("No move given")
     return game.parse_move(text)
+
+
+def _check_legal(game: Game, state: State, action: int) -> None:
+    """Raise ``ValueError`` if ``action`` can't be played; in Go, saying which rule forbids it."""
+    if isinstance(game, GoGame) and not game.legal_mask(state)[action]:
+        raise ValueError(_why_illegal(game, state, action))
+    game.play(state, action)  # the game's own checks and message
+
+
+def _why_illegal(game: GoGame, state: State, action: int) -> str:
+    """Why an illegal point is illegal: taken, the ko, or suicide (what else is left)."""
+    move = game.format_move(action)
+    if game.board(state).reshape(-1)[action]:
+        return f"{move} is occupied"
+    if action == int(game.ko_cell(state)):
+        return f"{move} would retake the ko at once: play elsewhere first"
+    return f"{move} would be suicide (the stone would have no liberties)"
 
 
 def _print_hint(
@@ -209,11 +245,16 @@ def _act(player: Player, state: State, rng: np.random.Generator) -> int:
 
 def _result_line(game: Game, state: State, names: list[str]) -> str:
     winner = int(game.winner(state))
+    go = isinstance(game, GoGame)  # decided by the area score, komi included
     if winner < 0:
-        return "Draw."
+        return f"Draw: the area scores are equal after komi {game.komi:g}." if go else "Draw."
     who = names[winner]
     verb = "win" if who == "you" else "wins"
-    return f"{game.stone_chars[winner]} ({who}) {verb}."
+    by = ""
+    if go:
+        margin = abs(area_margin(game, state))
+        by = f" by {margin:g} points ({'BW'[winner]}+{margin:g})"
+    return f"{game.stone_chars[winner]} ({who}) {verb}{by}."
 
 
 def _make_player(spec: str, game: Game, seed: int) -> Player:

@@ -1,25 +1,31 @@
-"""A local web page to play Connect Four or tic-tac-toe against any checkpoint, or the expert.
+"""A local web page to play Connect Four, tic-tac-toe or 7x7 Go against any checkpoint, or the
+expert (GNU Go for Go).
 
 python -m scripts.serve --checkpoints runs/        # then open http://127.0.0.1:8000/
 
 Pick a game, an opponent (every ``*.pt`` under ``--checkpoints``, searched recursively, plus
 the scripted expert), your side and the opponent's thinking (MCTS simulations, 0: the network
-alone); click a column or a cell to move. The page shows the network's probability for each
-move and its estimate of who is winning (with the expert as opponent: a random-rollout
-search's), the progress of a long search (which a Stop button cuts short), and the result with
-the winning line.
+alone); click a column, a cell or a point to move (Go has a Pass button, and its illegal points,
+suicide or ko, take no click). The page shows the network's probability for each move and its
+estimate of who is winning (with the expert as opponent: a random-rollout search's), the
+progress of a long search (which a Stop button cuts short), and the result with the winning
+line (in Go, the score).
 
 The server is the standard library's ``ThreadingHTTPServer`` with a small JSON API, answered
 by the same code as the analysis engine (``train/engine/analyser.py``)::
 
     GET  /                  the page; GET /static/NAME: its script and style sheet
-    GET  /api/options       games, and the checkpoints found (re-scanned on each call)
+    GET  /api/options       games, and the checkpoints found (re-scanned on each call); each
+                            game has "name", "rows", "cols", "stones", "separator" (what
+                            joins a move string's moves: "" or, in Go, " "), "pass" (the
+                            pass move, "pass", or null) and "expert" (what its expert is)
     POST /api/analyse       {"game", "position", "checkpoint": ID or null, "simulations"}
                             -> the analysis (see train/engine/analyser.py) plus "board": rows of
                             +1 (first player), -1 (second), 0, top row first, and
                             "winning_cells": [[row, col], ...] of a won game's line(s)
     POST /api/move          {"game", "position", "opponent": "expert" or ID, "simulations"}
                             -> {"move": "4"}: the opponent's move, in the game's notation
+                            ("D4" or "pass" in Go)
     GET  /api/progress?job=JOB   {"state": "queued" | "searching" | "unknown",
                             "done", "total"}: simulations so far of the analyse or move request
                             sent with "job": JOB (a name the page picks, e.g. "a1b2c3")
@@ -51,6 +57,7 @@ import numpy as np
 
 from envs import GAMES
 from envs.core import Game, State
+from envs.go import GoGame
 from scripts.cli import arg, parse, resolve_device, set_threads
 from scripts.web.search_jobs import JobError, SearchAnalyser, SearchJobs
 from scripts.web.winning_line import winning_cells
@@ -172,12 +179,8 @@ class App:
         return found
 
     def options(self) -> dict[str, Any]:
-        games = [
-            {"name": g.name, "rows": g.rows, "cols": g.cols, "stones": list(g.stone_chars)}
-            for g in GAMES.values()
-        ]
         return {
-            "games": games,
+            "games": [_game_info(g) for g in GAMES.values()],
             "checkpoints": self.checkpoints(),
             "default_simulations": DEFAULT_SIMULATIONS,
             "max_simulations": MAX_SIMULATIONS,
@@ -203,8 +206,11 @@ class App:
         if opponent != EXPERT:
             return {"move": self.jobs.run(request, body.get("job"))["move"]}
         expert = self._expert(game)
-        with self._lock:  # the generator is shared between the handler threads
-            action = int(expert.act(State.stack([state]), self.rng)[0])
+        with self._lock:  # the generator (and GNU Go's process) is shared between threads
+            try:
+                action = int(expert.act(State.stack([state]), self.rng)[0])
+            except FileNotFoundError as err:  # GNU Go is not installed: say how to get it
+                raise RequestError(HTTPStatus.SERVICE_UNAVAILABLE, str(err)) from None
         return {"move": game.format_move(action)}
 
     def public(self, message: str) -> str:
@@ -247,6 +253,20 @@ class App:
             if game.name not in self._experts:
                 self._experts[game.name] = make_expert(game)
             return self._experts[game.name]
+
+
+def _game_info(game: Game) -> dict[str, Any]:
+    """What the page needs to draw a game and write its moves."""
+    go = isinstance(game, GoGame)
+    return {
+        "name": game.name,
+        "rows": game.rows,
+        "cols": game.cols,
+        "stones": list(game.stone_chars),
+        "separator": " " if go else "",  # Go's vertices ("D4") are longer than one character
+        "pass": game.format_move(game.pass_action) if go else None,
+        "expert": "GNU Go" if go else "scripted expert",
+    }
 
 
 def make_server(

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import train.engine.analyser as analysis
-from envs import CONNECT4, TICTACTOE
+from envs import CONNECT4, GO7, TICTACTOE
 from envs.core import State
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.net import NetConfig, PolicyValueNet
@@ -113,6 +113,38 @@ def test_unfinished_position_is_not_terminal() -> None:
     answer = Analyser().analyse(make_request("tictactoe", "1", 5))
     assert answer["terminal"] is False and answer["result"] is None
     assert answer["to_play"] == "second"
+
+
+def test_go_positions_and_moves_are_gtp_vertices() -> None:
+    line = json.dumps({"id": "g", "game": "go7", "position": "D4 C3", "simulations": 16})
+    (answer,) = answer_lines([line], Analyser(seed=0))
+    assert "error" not in answer, answer
+    assert answer["id"] == "g" and answer["position"] == "D4 C3"
+    assert answer["to_play"] == "first" and not answer["terminal"]
+    # Every point but the two taken, then the pass, each named as GTP names it.
+    legal = GO7.legal_mask(GO7.parse("D4 C3"))
+    assert answer["legal_moves"] == [GO7.format_move(a) for a in np.flatnonzero(legal)]
+    assert len(answer["legal_moves"]) == 48 and answer["legal_moves"][-1] == "pass"
+    assert {"D4", "C3"}.isdisjoint(answer["legal_moves"])
+    assert set(answer["policy"]) == set(answer["visits"]) == set(answer["legal_moves"])
+    assert sum(answer["visits"].values()) == 16 and answer["move"] in answer["legal_moves"]
+    assert answer["score"] == -9.0  # one stone each, the rest nobody's: komi decides
+    # Any case, a list, commas: the same position.
+    assert GO7.parse_move("D4") == 24 and GO7.parse_move("C3") == 30  # row 0 at the top
+    for position in ["d4 c3", ["D4", "c3"], " D4,C3 "]:
+        assert make_request("go7", position).actions == (24, 30)
+
+
+def test_go_refusals_and_a_finished_go_game() -> None:
+    with pytest.raises(AnalysisError, match=r"move 2 \('D4'\) of the position: .*illegal"):
+        make_request("go7", "D4 D4")
+    with pytest.raises(AnalysisError, match="not a point of a 7x7 board"):
+        make_request("go7", "D44")
+    # Two passes end the game: White wins the empty board by the komi.
+    answer = Analyser().analyse(make_request("go7", "pass PASS", 4))
+    assert answer["terminal"] and answer["result"] == "second" and answer["legal_moves"] == []
+    assert answer["position"] == "pass pass" and answer["score"] == -9.0
+    assert answer["to_play"] == "first" and answer["value"] == -1.0  # Black, to move, lost
 
 
 # --- with a network ------------------------------------------------------------------------
@@ -321,8 +353,8 @@ _requests = st.fixed_dictionaries(
     {"simulations": st.integers(-3, 8) | st.none() | st.floats() | st.text(max_size=3)},
     optional={
         "id": _json,
-        "game": st.sampled_from(["connect4", "tictactoe", "chess", ""]) | _json,
-        "position": st.text(alphabet="0123456789 x", max_size=12)
+        "game": st.sampled_from(["connect4", "tictactoe", "go7", "chess", ""]) | _json,
+        "position": st.text(alphabet="0123456789 xDdpas", max_size=12)
         | st.lists(st.integers(-2, 11) | st.text(max_size=2), max_size=10)
         | _json,
         "checkpoint": st.sampled_from(["missing.pt", "/dev/null", ""]) | _json,

@@ -2,8 +2,8 @@
 
 The server runs in this process on a free port of 127.0.0.1 with tiny untrained checkpoints;
 the test clicks moves, waits for the opponent's replies and reads what the page shows: the
-winning line, a 400-px-wide layout, a long search's progress and its Stop button, and the
-error of a failed request.
+winning line, the Go board (its points, coordinates, pass and illegal points), a 400-px-wide
+layout, a long search's progress and its Stop button, and the error of a failed request.
 Skipped only where Debian's Chromium and ChromeDriver are not installed
 (``bash .ci/install-browser.sh`` installs them).
 """
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from envs import CONNECT4, TICTACTOE
+from envs import CONNECT4, GO7, TICTACTOE
 from envs.core import State
 from envs.experts import tictactoe_action_values
 from models.checkpoint import save_checkpoint
@@ -65,7 +65,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The checkpoints the server lists: one tiny network per game."""
     folder = tmp_path_factory.mktemp("checkpoints")
     torch.manual_seed(0)
-    for game in ("connect4", "tictactoe"):
+    for game in ("connect4", "tictactoe", "go7"):
         save_checkpoint(
             folder / game / "tiny.pt",
             tiny_network(game),
@@ -132,6 +132,19 @@ def column_probabilities(driver) -> dict[str, int]:
         for label in labels
         if label.text
     }
+
+
+def point_probabilities(driver) -> dict[str, int]:
+    """{point: percent} as shown on the empty points of the Go board."""
+    labels = driver.find_elements("css selector", "#board .cell .p")
+    return {
+        label.find_element("xpath", "..").get_attribute("data-move"): int(label.text.rstrip("%"))
+        for label in labels
+    }
+
+
+def moves_played(driver) -> list[str]:
+    return driver.find_element("id", "moves").text.removeprefix("Moves: ").split()
 
 
 def your_chances(driver) -> int:
@@ -314,7 +327,94 @@ def test_the_winning_line_is_highlighted(site: str, driver, tmp_path: Path) -> N
     driver.save_screenshot(str(tmp_path / "tictactoe_won.png"))
 
 
-@pytest.mark.parametrize("game", ["connect4", "tictactoe"])
+def test_play_go_against_a_network(site: str, driver, tmp_path: Path) -> None:
+    driver.get(site)
+    wait_idle(driver)
+    choose(driver, "game", "go7")
+    assert wait_idle(driver) == "Your move (black): click a point or pass."
+    assert driver.find_element("id", "opponent").get_attribute("value") == "go7/tiny.pt"
+    # 49 points named as GTP names them, rows numbered on the left, letters below.
+    points = driver.find_elements("css selector", "#board .cell")
+    assert len(points) == 49 and points[0].get_attribute("data-move") == "A7"
+    assert points[-1].get_attribute("data-move") == "G1"
+    coordinates = [c.text for c in driver.find_elements("css selector", "#board .coord")]
+    assert coordinates == [*"7654321", "", *"ABCDEFG"]
+    # The network's probabilities: on every point, and on the pass button.
+    before = point_probabilities(driver)
+    assert len(before) == 49
+    pass_button = driver.find_element("id", "pass")
+    assert pass_button.is_displayed() and pass_button.is_enabled()
+    found = re.fullmatch(r"Pass \((\d+)%\)", pass_button.text)
+    assert found, pass_button.text
+    assert abs(sum(before.values()) + int(found[1]) - 100) <= 25  # 50 rounded percentages
+    assert 0 <= your_chances(driver) <= 100
+
+    click(driver, "D4")
+    wait_idle(driver)
+    (mine, reply) = moves_played(driver)
+    assert mine == "D4" and reply != "D4"
+    black = driver.find_element("css selector", '#board .cell[data-move="D4"]')
+    assert "first" in black.get_attribute("class").split()
+    if reply != "pass":  # the reply is a white stone, ringed as the last move
+        white = driver.find_element("css selector", f'#board .cell[data-move="{reply}"]')
+        assert {"second", "last"} <= set(white.get_attribute("class").split())
+        assert stones(driver) == 2
+    assert GO7.legal_mask(GO7.parse("D4"))[GO7.parse_move(reply)]
+    assert point_probabilities(driver) != before and "D4" not in point_probabilities(driver)
+    driver.save_screenshot(str(tmp_path / "go.png"))
+
+    # Pass: the network answers, or passes back and the game is scored.
+    driver.find_element("id", "pass").click()
+    status = wait_idle(driver)
+    played = moves_played(driver)
+    assert played[:3] == ["D4", reply, "pass"]
+    final = GO7.parse(" ".join(played))
+    if GO7.is_terminal(final):
+        assert played[-1] == "pass"
+        margin = float(GO7.score(final)) * (1 if int(GO7.to_play(final)) == 0 else -1)
+        winner = "black" if margin > 0 else "white"
+        score = f"by {abs(margin):g} points ({winner[0].upper()}+{abs(margin):g})"
+        assert status in (f"You win (black) {score}!", f"You lose: white wins {score}.")
+        assert not driver.find_element("id", "pass").is_enabled()
+    else:
+        assert len(played) == 4 and status == "Your move (black): click a point or pass."
+
+
+def test_go_points_the_rules_forbid_take_no_click(site: str, driver, tmp_path: Path) -> None:
+    driver.get(site)
+    wait_idle(driver)
+    choose(driver, "game", "go7")
+    wait_idle(driver)
+    choose(driver, "side", "second")
+    wait_idle(driver)
+    #   A B C D E F G     White (us) to move: Black's E5 has just taken a stone at D5, so
+    # 6 . . . X O . .     D5 is the ko; A1 would be suicide. The page is set to this
+    # 5 . . X . X O .     position through its own state, as if these moves were played.
+    # 4 . . . X O . .
+    position = "D6 E6 C5 F5 D4 E4 A2 G7 B1 D5 E5"
+    driver.execute_script(
+        "state.generation += 1; state.moves = arguments[0].split(' '); advance();", position
+    )
+    assert wait_idle(driver) == "Your move (white): click a point or pass."
+    assert " ".join(moves_played(driver)) == position
+    illegal = driver.find_elements("css selector", "#board .cell.illegal")
+    assert sorted(cell.get_attribute("data-move") for cell in illegal) == ["A1", "D5"]
+    assert all(not cell.is_enabled() for cell in illegal)
+    assert "ko" in illegal[0].get_attribute("title")
+    assert "D5" not in point_probabilities(driver)
+    driver.save_screenshot(str(tmp_path / "go_ko.png"))
+    click(driver, "D5")  # nothing happens: no move, no request, no error
+    time.sleep(0.3)
+    assert " ".join(moves_played(driver)) == position
+    assert driver.find_element("id", "error").text == ""
+    assert wait_idle(driver) == "Your move (white): click a point or pass."
+    # Elsewhere is fine: a white stone, then Black's reply.
+    click(driver, "F6")
+    wait_idle(driver)
+    assert moves_played(driver)[:12] == [*position.split(), "F6"]
+
+
+@pytest.mark.parametrize("game", ["connect4", "tictactoe", "go7"])
 def test_the_page_fits_a_400_px_wide_window(site: str, driver, tmp_path: Path, game) -> None:
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
@@ -323,10 +423,11 @@ def test_the_page_fits_a_400_px_wide_window(site: str, driver, tmp_path: Path, g
     try:
         driver.get(site)
         wait_idle(driver)
-        if game == "tictactoe":
-            choose(driver, "game", "tictactoe")
+        if game != "connect4":
+            choose(driver, "game", game)
             wait_idle(driver)
-        click(driver, "1")  # a move and a reply: the board, its labels and the panel filled
+        # A move and a reply: the board, its labels and the panel filled.
+        click(driver, "D4" if game == "go7" else "1")
         wait_idle(driver)
         assert driver.execute_script("return window.innerWidth") == 400
         # No sideways scrolling: the page is no wider than the window less its scroll bar.

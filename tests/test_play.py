@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from envs import CONNECT4, TICTACTOE
+from envs import CONNECT4, GO7, TICTACTOE
 from envs.core import State
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.net import NetConfig, PolicyValueNet
@@ -100,6 +100,69 @@ def test_a_whole_game_against_the_perfect_expert() -> None:
     # After restart the empty board is back (tic-tac-toe shows the cell numbers).
     assert out.rstrip().endswith("1 2 3\n4 5 6\n7 8 9\n" + PROMPT.rstrip())
     assert verdict
+
+
+def test_a_go_game_against_random_typed_in_gtp_and_ended_by_passes() -> None:
+    # Lower case is fine; then pass every turn until random passes too (or the move limit).
+    typed = ["d4", *["pass"] * GO7.max_moves, "quit"]
+    result = play("--game", "go7", "--opponent", "random", stdin="\n".join(typed) + "\n")
+    assert result.returncode == 0
+    out = result.stdout
+    assert out.startswith("You play X (Black) against random. Type a point A1-G7 (e.g. D4) or pass")
+    assert "  A B C D E F G" in out and "\n7 . . . . . . .\n" in out  # GTP coordinates
+    replies = re.findall(r"^(?:X to play> )?random plays (\S+)$", out, re.M)
+    # The game as played: ours (D4, then passes) and random's replies, in turn.
+    ours = ["D4", *["pass"] * (len(replies) - 1)]
+    record = [move for pair in zip(ours, replies, strict=True) for move in pair]
+    final = GO7.parse(" ".join(record))
+    assert GO7.is_terminal(final) and replies
+    assert out.count("The game is over: type restart, undo or quit.") >= 1
+    margin = float(GO7.score(final)) * (1 if int(GO7.to_play(final)) == 0 else -1)  # Black's
+    (verdict,) = re.findall(r"^.*(?:wins|win|Draw).*$", out, re.M)
+    if margin > 0:
+        expected = f"X (you) win by {margin:g} points (B+{margin:g})."
+    elif margin < 0:
+        expected = f"O (random) wins by {-margin:g} points (W+{-margin:g})."
+    else:
+        expected = "Draw: the area scores are equal after komi 9."
+    assert verdict == f"{expected} Type restart, undo or quit."
+
+
+def test_illegal_go_moves_say_which_rule_forbids_them() -> None:
+    #   A B C D E F G     White (O) to move: Black's E5 has just taken a stone at D5,
+    # 6 . . . X O . .     so retaking at D5 is the ko; A1 would be suicide.
+    # 5 . . X . X O .
+    # 4 . . . X O . .
+    position = "D6 E6 C5 F5 D4 E4 A2 G7 B1 D5 E5"
+    typed = ["D5", "a1", "D6", "h1", "D8", "D 4"]
+    result = play(
+        "--game",
+        "go7",
+        "--opponent",
+        "random",
+        "--side",
+        "second",
+        "--position",
+        position,
+        stdin="\n".join(typed) + "\n",
+    )
+    assert result.returncode == 0
+    intro, *answers = result.stdout.split("O to play> ")
+    assert intro.startswith("You play O (White) against random.")
+    assert len(answers) == len(typed) + 1
+    hints = {
+        "D5": "D5 would retake the ko at once: play elsewhere first.",
+        "a1": "A1 would be suicide (the stone would have no liberties).",
+        "D6": "D6 is occupied.",
+        "h1": "'h1' is not a point of a 7x7 board",
+        "D8": "'D8' is not a point of a 7x7 board (rows 1..7)",
+        "D 4": "'D 4' is not a point of a 7x7 board",
+    }
+    for line, answer in zip(typed, answers, strict=False):
+        assert answer.count("\n") == 1 and answer.startswith(hints[line]), (line, answer)
+        assert answer.rstrip().endswith(
+            "Type a point A1-G7 (e.g. D4) or pass, or hint (?), undo, restart, quit."
+        )
 
 
 # The next two run the script in this process (torch is already imported here, which saves

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from envs import CONNECT4, TICTACTOE
+from envs import CONNECT4, GO7, TICTACTOE
 from envs.experts import tictactoe_action_values
+from envs.experts.gtp import gnugo_available
 from models.checkpoint import save_checkpoint
 from models.net import NetConfig, PolicyValueNet
 from scripts.serve import STATIC_DIR, App, Args, make_server
@@ -28,10 +29,10 @@ from train.engine.request import make_request
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Tiny checkpoints for both games, and a .pt file that is not a checkpoint."""
+    """Tiny checkpoints for every game, and a .pt file that is not a checkpoint."""
     folder = tmp_path_factory.mktemp("checkpoints")
     torch.manual_seed(0)
-    for game in ("connect4", "tictactoe"):
+    for game in ("connect4", "tictactoe", "go7"):
         model = PolicyValueNet(NetConfig(game, blocks=1, channels=8, value_hidden=16))
         save_checkpoint(
             folder / "run" / f"{game}.pt", model, stage="test", step=7, args={}, metrics={}, seed=0
@@ -64,11 +65,22 @@ def call(server, method: str, path: str, body=None, headers=None) -> tuple[int, 
 def test_options_list_the_checkpoints_found(server) -> None:
     status, options = call(server, "GET", "/api/options")
     assert status == 200
-    assert {g["name"] for g in options["games"]} == {"connect4", "tictactoe"}
+    games = {g["name"]: g for g in options["games"]}
+    assert set(games) == {"connect4", "tictactoe", "go7"}
+    # What the page needs to write moves: one character each, or Go's vertices and pass.
+    assert games["connect4"] == {
+        **dict(name="connect4", rows=6, cols=7, stones=["X", "O"]),
+        **dict(separator="", expert="scripted expert"),
+        "pass": None,
+    }
+    assert (games["go7"]["rows"], games["go7"]["cols"]) == (7, 7)
+    assert (games["go7"]["separator"], games["go7"]["pass"]) == (" ", "pass")
+    assert games["go7"]["expert"] == "GNU Go"
     found = {c["id"]: (c["game"], c["stage"], c["step"]) for c in options["checkpoints"]}
     # Searched recursively; the junk .pt file is left out.
     assert found == {
         "run/connect4.pt": ("connect4", "test", 7),
+        "run/go7.pt": ("go7", "test", 7),
         "run/tictactoe.pt": ("tictactoe", "test", 7),
     }
 
@@ -117,6 +129,63 @@ def test_the_expert_and_the_network_answer_with_legal_moves(server) -> None:
     assert status == 200 and answer["move"] in list("12346789")
 
 
+def test_go_positions_moves_and_board(server, folder: Path) -> None:
+    # A capture and a ko:   A B C D E F G      Black's E5 has just taken White's D5: the
+    #                     6 . . . X O . .      board shows the point empty, White may not
+    #                     5 . . X . X O .      retake it at once, and Go answers carry
+    #                     4 . . . X O . .      Black's area score.
+    position = "D6 E6 C5 F5 D4 E4 A2 G7 B1 D5 E5"
+    body = {"game": "go7", "position": position, "checkpoint": "run/go7.pt", "simulations": 8}
+    status, answer = call(server, "POST", "/api/analyse", body)
+    assert status == 200, answer
+    assert answer["position"] == position and answer["to_play"] == "second"
+    assert (np.array(answer["board"]) == GO7.board(GO7.parse(position))).all()
+    assert answer["board"][2][3] == 0  # D5, taken
+    assert "D5" not in answer["legal_moves"] and "pass" in answer["legal_moves"]
+    assert set(answer["policy"]) == set(answer["legal_moves"])
+    assert sum(answer["visits"].values()) == 8 and answer["move"] in answer["legal_moves"]
+    assert answer["winning_cells"] == []
+    assert answer["score"] == -5.0  # Black: 6 stones, A1 and D5; White: 4 stones and komi 9
+    expected = Analyser().analyse(make_request("go7", position, 8, str(folder / "run/go7.pt")))
+    assert answer["visits"] == expected["visits"]
+    # The network answers with a GTP vertex (or pass) that the rules allow.
+    body = {"game": "go7", "position": "d4 c3", "opponent": "run/go7.pt", "simulations": 0}
+    status, answer = call(server, "POST", "/api/move", body)
+    assert status == 200 and GO7.legal_mask(GO7.parse("D4 C3"))[GO7.parse_move(answer["move"])]
+
+
+@pytest.mark.skipif(not gnugo_available(), reason="GNU Go is not installed")
+def test_gnu_go_is_the_go_expert(server) -> None:
+    body = {"game": "go7", "position": "D4", "opponent": "expert"}
+    status, answer = call(server, "POST", "/api/move", body)
+    assert status == 200 and answer["move"] != "D4"
+    assert GO7.legal_mask(GO7.parse("D4"))[GO7.parse_move(answer["move"])]
+
+
+def test_a_missing_gnu_go_says_how_to_install_it(folder: Path, monkeypatch) -> None:
+    monkeypatch.setenv("APPRENTICE_GNUGO", str(folder / "no-gnugo"))
+    server = make_server(App(folder, SearchAnalyser(seed=0), seed=0), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        body = {"game": "go7", "position": "D4", "opponent": "expert"}
+        status, answer = call(server.server_address[:2], "POST", "/api/move", body)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 503 and "apt-get install gnugo" in answer["error"]
+
+
+def test_two_passes_end_a_go_game(server) -> None:
+    status, answer = call(
+        server, "POST", "/api/analyse", {"game": "go7", "position": "D4 pass pass"}
+    )
+    assert status == 200 and answer["terminal"] and answer["legal_moves"] == []
+    assert answer["result"] == "first" and answer["score"] == 40.0  # 49 points less komi 9
+    body = {"game": "go7", "position": "D4 pass pass", "opponent": "expert"}
+    status, answer = call(server, "POST", "/api/move", body)
+    assert status == 409 and "over" in answer["error"]
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -155,6 +224,9 @@ def test_serves_its_page(server) -> None:
         ("POST", "/api/analyse", {"game": "go"}, 400, "unknown game"),
         ("POST", "/api/analyse", {"game": "connect4", "position": "48"}, 400, "not a column"),
         ("POST", "/api/analyse", {"game": "connect4", "position": "4444444"}, 400, "full"),
+        ("POST", "/api/analyse", {"game": "go7", "position": "D4 D4"}, 400, "illegal"),
+        ("POST", "/api/analyse", {"game": "go7", "position": "D4C3"}, 400, "not a point"),
+        ("POST", "/api/analyse", {"game": "go7", "position": "J1"}, 400, "not a point"),
         ("POST", "/api/analyse", {"game": "connect4", "simulations": -1}, 400, "simulations"),
         ("POST", "/api/analyse", {"game": "connect4", "simulations": "9"}, 400, "simulations"),
         ("POST", "/api/analyse", {"game": "connect4", "colour": "red"}, 400, "unknown field"),

@@ -1,8 +1,8 @@
 // The browser board: all game logic stays on the server (scripts/serve.py); this file keeps
 // the list of moves, asks the server to analyse the position and for the opponent's moves,
-// and draws what comes back (the winning line included). A long search shows its progress
-// and can be stopped; a failed request says why in the status line. Plain JavaScript, no
-// build step.
+// and draws what comes back (the winning line included; in Go the stones, captures done, and
+// the score). A long search shows its progress and can be stopped; a failed request says why
+// in the status line. Plain JavaScript, no build step.
 "use strict";
 
 const EXPERT = "expert";
@@ -12,6 +12,9 @@ const ROLLOUT_SIMULATIONS = 200;
 // A search still running after this long shows its progress (polled this often).
 const PROGRESS_AFTER_MS = 300;
 const PROGRESS_EVERY_MS = 250;
+// Go's column letters in GTP, which skips I (as envs/go.py does).
+const GTP_COLUMNS = "ABCDEFGHJKLMNOPQRST";
+const TITLES = { connect4: "Connect Four", tictactoe: "tic-tac-toe" };
 
 const view = {
   game: document.getElementById("game"),
@@ -32,11 +35,12 @@ const view = {
   progress: document.getElementById("progress"),
   stop: document.getElementById("stop"),
   retry: document.getElementById("retry"),
+  pass: document.getElementById("pass"),
 };
 
 const state = {
   options: null,
-  moves: [],        // move tokens in the game's notation ("4"), from the empty board
+  moves: [],        // move tokens in the game's notation ("4", "D4"), from the empty board
   analysis: null,   // the server's answer for the current position
   busy: false,
   generation: 0,    // bumped by every new game or undo, so stale answers are dropped
@@ -48,6 +52,19 @@ const state = {
 
 function currentGame() {
   return state.options.games.find((g) => g.name === view.game.value);
+}
+
+// Go is the game with a pass; its moves are GTP vertices, written with spaces between them.
+function isGo(game) {
+  return game.pass !== null;
+}
+
+function moveString(game, moves) {
+  return moves.join(game.separator);
+}
+
+function splitMoves(game, text) {
+  return game.separator ? text.split(game.separator).filter(Boolean) : text.split("");
 }
 
 function humanSide() {
@@ -155,7 +172,7 @@ function hideProgress() {
 function fillOpponents() {
   const previous = view.opponent.value;
   view.opponent.replaceChildren();
-  const expert = new Option("scripted expert", EXPERT);
+  const expert = new Option(currentGame().expert, EXPERT);
   view.opponent.add(expert);
   for (const checkpoint of state.options.checkpoints) {
     if (checkpoint.game === view.game.value) {
@@ -173,7 +190,7 @@ function analysisRequest() {
   const network = opponent !== EXPERT;
   return {
     game: view.game.value,
-    position: state.moves.join(""),
+    position: moveString(currentGame(), state.moves),
     checkpoint: network ? opponent : null,
     simulations: network ? simulations() : Math.max(simulations(), ROLLOUT_SIMULATIONS),
   };
@@ -197,7 +214,7 @@ async function advance() {
       render("Opponent is thinking…");
       const reply = await searched("/api/move", {
         game: view.game.value,
-        position: state.moves.join(""),
+        position: moveString(currentGame(), state.moves),
         opponent: view.opponent.value,
         simulations: simulations(),
       }, "Opponent is thinking…");
@@ -209,10 +226,11 @@ async function advance() {
       state.failure = err.message;
       // Show the last position the server answered for, so that the board and the move
       // list agree; "Try again" asks about the moves played since.
+      const game = currentGame();
       const shown = state.analysis ? state.analysis.position : "";
-      if (shown !== state.moves.join("")) {
+      if (shown !== moveString(game, state.moves)) {
         state.retryMoves = state.moves;
-        state.moves = shown.split("");
+        state.moves = splitMoves(game, shown);
       }
     }
   }
@@ -266,7 +284,9 @@ function play(move) {
 // --- drawing ---------------------------------------------------------------------------
 
 function moveOfCell(game, row, col) {
-  // Connect Four moves are columns, tic-tac-toe moves are cells (both 1-based).
+  // Connect Four moves are columns, tic-tac-toe moves are cells (both 1-based), Go moves are
+  // GTP vertices: a column letter, and the row counted from the bottom ("D4").
+  if (isGo(game)) return `${GTP_COLUMNS[col]}${game.rows - row}`;
   return game.name === "connect4" ? String(col + 1) : String(row * game.cols + col + 1);
 }
 
@@ -284,14 +304,18 @@ function render(message) {
   const game = currentGame();
   // A stale analysis (another game's, while the new one loads) draws nothing.
   const analysis = state.analysis && state.analysis.game === game.name ? state.analysis : null;
-  view.board.className = `board ${game.name}`;
-  view.play.style.setProperty("--cols", game.cols);
+  const go = isGo(game);
+  view.board.className = `board ${game.name}${go ? " go" : ""}`;
+  // Go's board has a column of row numbers and a row of letters besides its points.
+  view.play.style.setProperty("--cols", go ? game.cols + 1 : game.cols);
+  view.board.style.setProperty("--points", game.cols);
   const probs = analysis && !analysis.terminal ? shownProbabilities(analysis) : {};
   const winning = new Set(
     ((analysis && analysis.winning_cells) || []).map(([row, col]) => `${row},${col}`),
   );
   const cells = [];
   for (let row = 0; row < game.rows; row += 1) {
+    if (go) cells.push(coordinate(String(game.rows - row)));
     for (let col = 0; col < game.cols; col += 1) {
       const stone = analysis ? analysis.board[row][col] : 0;
       const move = moveOfCell(game, row, col);
@@ -305,15 +329,29 @@ function render(message) {
         cell.classList.add(stone > 0 ? "first" : "second");
         if (winning.has(`${row},${col}`)) cell.classList.add("win");
         cell.textContent = game.name === "tictactoe" ? game.stones[stone > 0 ? 0 : 1] : "";
-      } else if (game.name === "tictactoe" && move in probs) {
+      } else if ((game.name === "tictactoe" || go) && move in probs) {
         cell.innerHTML = `<span class="p">${percent(probs[move])}</span>`;
+        cell.firstChild.style.setProperty("--p", probs[move]);
       }
+      if (go) markPoint(cell, game, analysis);
       cell.setAttribute("aria-label", `move ${move}`);
       cell.addEventListener("click", () => play(move));
       cells.push(cell);
     }
   }
+  if (go) {
+    cells.push(coordinate(""));
+    for (let col = 0; col < game.cols; col += 1) cells.push(coordinate(GTP_COLUMNS[col]));
+  }
   view.board.replaceChildren(...cells);
+
+  // Go: the pass, a move like the others, with its probability.
+  view.pass.hidden = !go;
+  if (go) {
+    const p = probs[game.pass];
+    view.pass.textContent = p === undefined ? "Pass" : `Pass (${percent(p)})`;
+    view.pass.disabled = state.busy || !analysis || analysis.terminal;
+  }
 
   // Connect Four: one probability under each column.
   view.probs.replaceChildren();
@@ -329,7 +367,7 @@ function render(message) {
     }
   }
 
-  view.moves.textContent = state.moves.length ? `Moves: ${state.moves.join("")}` : "";
+  view.moves.textContent = state.moves.length ? `Moves: ${moveString(game, state.moves)}` : "";
   view.undo.disabled = state.busy;
   const failed = !message && state.failure;
   view.status.textContent = failed
@@ -341,9 +379,45 @@ function render(message) {
   renderPanel(analysis);
 }
 
+// A Go point's looks besides its stone: which edges cut its lines, the last stone played,
+// and, at the human's turn, whether the rules forbid it (suicide, or retaking a ko at once):
+// such a point takes no click.
+function markPoint(cell, game, analysis) {
+  const row = Number(cell.dataset.row);
+  const col = Number(cell.dataset.col);
+  if (row === 0) cell.classList.add("top");
+  if (row === game.rows - 1) cell.classList.add("bottom");
+  if (col === 0) cell.classList.add("left");
+  if (col === game.cols - 1) cell.classList.add("right");
+  if (!analysis) return;
+  const move = cell.dataset.move;
+  if (splitMoves(game, analysis.position).at(-1) === move) cell.classList.add("last");
+  const stone = analysis.board[row][col];
+  const yours = !analysis.terminal && analysis.to_play === humanSide();
+  if (!stone && yours && !analysis.legal_moves.includes(move)) {
+    cell.classList.add("illegal");
+    cell.disabled = true;
+    cell.title = `${move} is illegal here (suicide, or retaking the ko at once)`;
+  }
+}
+
+function coordinate(text) {
+  const label = document.createElement("span");
+  label.className = "coord";
+  label.textContent = text;
+  return label;
+}
+
 function stoneName(game, side) {
   const index = side === "first" ? 0 : 1;
+  if (isGo(game)) return ["black", "white"][index];
   return game.name === "connect4" ? ["red", "yellow"][index] : game.stones[index];
+}
+
+// Go's margin, as records write it: " by 3 points (B+3)" (komi included).
+function scoreText(analysis) {
+  const margin = Math.abs(analysis.score);
+  return ` by ${margin} points (${analysis.score > 0 ? "B" : "W"}+${margin})`;
 }
 
 function statusText(game, analysis) {
@@ -352,9 +426,16 @@ function statusText(game, analysis) {
   if (analysis.terminal) {
     if (analysis.result === "draw") return "Draw.";
     const stone = stoneName(game, analysis.result);
-    return analysis.result === you ? `You win (${stone})!` : `You lose: ${stone} wins.`;
+    const by = isGo(game) ? scoreText(analysis) : "";
+    return analysis.result === you ? `You win (${stone})${by}!` : `You lose: ${stone} wins${by}.`;
   }
   const stone = stoneName(game, you);
+  if (isGo(game)) {
+    // A pass changes nothing on the board: say so, for passing back ends the game.
+    const passed = splitMoves(game, analysis.position).at(-1) === game.pass;
+    const other = stoneName(game, you === "first" ? "second" : "first");
+    return `Your move (${stone}): click a point or pass${passed ? ` (${other} passed)` : ""}.`;
+  }
   const what = game.name === "connect4" ? "click a column" : "click a cell";
   return `Your move (${stone}): ${what}.`;
 }
@@ -400,7 +481,8 @@ async function start() {
     return;
   }
   for (const game of state.options.games) {
-    view.game.add(new Option(game.name === "connect4" ? "Connect Four" : "tic-tac-toe", game.name));
+    const title = TITLES[game.name] || (isGo(game) ? `Go ${game.rows}×${game.cols}` : game.name);
+    view.game.add(new Option(title, game.name));
   }
   view.game.value = "connect4";
   view.sims.max = state.options.max_simulations;
@@ -413,6 +495,7 @@ async function start() {
   view.undo.addEventListener("click", undo);
   view.stop.addEventListener("click", () => stopSearch());
   view.retry.addEventListener("click", retry);
+  view.pass.addEventListener("click", () => play(currentGame().pass));
   newGame();
 }
 

@@ -18,9 +18,12 @@ optionally a checkpoint; the answer is a plain dict, ready for ``json.dumps``::
     visits, q             {move: count} and {move: mean value for the player to move, or None
                           if unvisited} from the search (empty with 0 simulations)
     simulations, evaluator  what produced the numbers
+    score                 Go only: Black's area score less White's, komi included, as if the
+                          game ended now (every stone counts as alive); > 0: Black is ahead
 
-**Moves are written in the game's notation, 1-based**: Connect Four columns "1".."7" from the
-left, tic-tac-toe cells "1".."9" row by row. A finished position gets ``terminal``,
+**Moves are written in the game's notation**: Connect Four columns "1".."7" from the left,
+tic-tac-toe cells "1".."9" row by row (both 1-based), Go's GTP vertices ("D4", "pass"; the
+position's move string separates them by spaces: "D4 C3"). A finished position gets ``terminal``,
 ``result``, ``to_play``, its ``value`` for the player to move and no move.
 
 Without a checkpoint the evaluator is ``RolloutEvaluator`` (uniform priors; the value of a
@@ -40,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from envs.core import Game, State
+from envs.go import GoGame
 from train.engine.request import AnalysisError, Request, position_after
 from train.search.search import Evaluator, MCTSConfig, search
 
@@ -191,11 +195,20 @@ def _describe(
         "result": _result(game, state) if terminal else None,
         "legal_moves": [game.format_move(int(a)) for a in np.flatnonzero(game.legal_mask(state))],
     }
+    if isinstance(game, GoGame):
+        answer["score"] = area_margin(game, state)
     if terminal:
         answer["value"] = float(game.terminal_value(state))
     else:
         answer.update(simulations=sims, evaluator=evaluator)
     return answer
+
+
+def area_margin(game: GoGame, state: State) -> float:
+    """Black's area score less White's in one Go position, komi included (``game.score`` is
+    the margin of the player to move)."""
+    margin = float(game.score(state))
+    return margin if int(game.to_play(state)) == 0 else -margin
 
 
 def _result(game: Game, state: State) -> str:

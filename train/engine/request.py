@@ -1,7 +1,8 @@
 """Analysis requests: what a request names, checked and parsed, and the position it reaches.
 
-A request names a game, a position (a move string such as ``"4453"`` or a list of moves, in the
-game's 1-based notation), a number of simulations and optionally a checkpoint.
+A request names a game, a position (a move string such as ``"4453"``, or ``"D4 C3"`` in Go, or
+a list of moves, in the game's notation: 1-based numbers, or Go's GTP vertices), a number of
+simulations and optionally a checkpoint.
 :func:`make_request` checks each field as it comes from JSON and refuses a bad one with an
 :class:`AnalysisError` whose message says why, in a sentence for the user; the analysis itself
 is ``train.engine.analyser``.
@@ -57,8 +58,8 @@ def make_request(
 ) -> Request:
     """Check and parse a request's fields (as they come from JSON); raises AnalysisError.
 
-    ``position`` is a move string ("4453") or a list of moves, each a notation token ("4")
-    or a 1-based number (4).
+    ``position`` is a move string ("4453"; in Go, vertices separated by spaces: "D4 C3 pass")
+    or a list of moves, each a notation token ("4", "D4") or a 1-based number (4).
     """
     if isinstance(game, str):
         try:
@@ -86,7 +87,9 @@ def position_after(game: Game, actions: tuple[int, ...] | list[int]) -> State:
 
 def _parse_position(game: Game, position: Any) -> tuple[int, ...]:
     if isinstance(position, str):
-        tokens = [ch for ch in position if not ch.isspace()]
+        # The game splits its own move strings: one character a move in the line games
+        # ("4453"), Go's vertices between spaces ("D4 C3").
+        tokens = game._tokens(position)
     elif isinstance(position, (list, tuple)):
         tokens = [_token(move, i) for i, move in enumerate(position)]
     else:
