@@ -260,7 +260,7 @@ class Game(ABC):
     def parse(self, notation: str) -> State:
         """The position reached by a move string such as ``"4453"`` (see the game's notation)."""
         state = self.initial_state()
-        for index, token in enumerate(self._tokens(notation)):
+        for index, token in enumerate(self.tokens(notation)):
             try:
                 action = self.parse_move(token)
                 state = self.play(state, action)
@@ -271,7 +271,7 @@ class Game(ABC):
     def parse_actions(self, notation: str) -> list[int]:
         """The actions of a move string, checked for legality in sequence."""
         self.parse(notation)
-        return [self.parse_move(token) for token in self._tokens(notation)]
+        return [self.parse_move(token) for token in self.tokens(notation)]
 
     def notation(self, actions: list[int] | np.ndarray) -> str:
         """The move string of a sequence of actions."""
@@ -280,7 +280,9 @@ class Game(ABC):
     #: What joins the tokens of a move string ("" where each token is one character).
     _separator: str = ""
 
-    def _tokens(self, notation: str) -> list[str]:
+    def tokens(self, notation: str) -> list[str]:
+        """The move tokens of a move string (one character each, spaces ignored; Go's are
+        separated by spaces)."""
         return [ch for ch in notation.strip() if not ch.isspace()]
 
     def render(self, state: State) -> str:

@@ -232,7 +232,7 @@ class GoGame(Game):
     def format_move(self, action: int) -> str:
         return vertex(action, self.size)
 
-    def _tokens(self, notation: str) -> list[str]:
+    def tokens(self, notation: str) -> list[str]:
         return notation.replace(",", " ").split()
 
     def render(self, state: State) -> str:

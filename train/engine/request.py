@@ -89,7 +89,7 @@ def _parse_position(game: Game, position: Any) -> tuple[int, ...]:
     if isinstance(position, str):
         # The game splits its own move strings: one character a move in the line games
         # ("4453"), Go's vertices between spaces ("D4 C3").
-        tokens = game._tokens(position)
+        tokens = game.tokens(position)
     elif isinstance(position, (list, tuple)):
         tokens = [_token(move, i) for i, move in enumerate(position)]
     else:
