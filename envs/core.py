@@ -275,10 +275,10 @@ class Game(ABC):
 
     def notation(self, actions: list[int] | np.ndarray) -> str:
         """The move string of a sequence of actions."""
-        return self._separator.join(self.format_move(int(a)) for a in actions)
+        return self.separator.join(self.format_move(int(a)) for a in actions)
 
     #: What joins the tokens of a move string ("" where each token is one character).
-    _separator: str = ""
+    separator: str = ""
 
     def tokens(self, notation: str) -> list[str]:
         """The move tokens of a move string (one character each, spaces ignored; Go's are

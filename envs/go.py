@@ -117,7 +117,7 @@ class GoGame(Game):
     #: Black is to move (komi makes the colours unequal), and a plane of ones when the last
     #: move was a pass (then passing ends the game, so the score decides).
     num_planes = 5
-    _separator = " "
+    separator = " "
 
     def __init__(self, size: int = 7, komi: float | None = None, max_moves: int | None = None):
         if not 2 <= size <= len(COLUMNS):

@@ -263,7 +263,7 @@ def _game_info(game: Game) -> dict[str, Any]:
         "rows": game.rows,
         "cols": game.cols,
         "stones": list(game.stone_chars),
-        "separator": " " if go else "",  # Go's vertices ("D4") are longer than one character
+        "separator": game.separator,  # Go's vertices ("D4") are longer than one character
         "pass": game.format_move(game.pass_action) if go else None,
         "expert": "GNU Go" if go else "scripted expert",
     }
