@@ -153,7 +153,8 @@ class GoGame(Game):
     def legal_mask(self, state: State) -> np.ndarray:
         boards, batch = self._boards(state)
         ko = state.aux[..., _KO].reshape(-1).astype(np.int64)
-        points = _kernel().legal_points(boards, ko, self._neighbours).reshape(*batch, -1)
+        points = _kernel().legal_points(boards, ko, self._neighbours)
+        points = points.reshape(*batch, self.num_cells)
         legal = np.concatenate([points, np.ones((*batch, 1), dtype=bool)], axis=-1)
         return legal & ~self.is_terminal(state)[..., None]
 

@@ -21,7 +21,7 @@ from typing import Literal, NoReturn
 
 import numpy as np
 
-from envs import GAME_NAMES, get_game
+from envs import GAME_NAMES, get_game, get_profile
 from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from scripts.cli import arg, parse, positional, resolve_device, set_threads, writable_dir
 from train.arena.duels import DuelResult
@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
     duels = round_robin(game, players, args.games, rng, opening, on_result=_print_duel)
     elo = fit_elo(duels, anchor="random" if "random" in players else specs[0])
     grades, graded = {}, 0
-    if args.solver and checkpoints:
+    # A game without a solver (Go) is measured by its duels alone.
+    if args.solver and checkpoints and get_profile(game.name).grader is not None:
         sample = solver_sample(game, args.positions, rng)
         graded = len(sample[0])
         for spec, checkpoint in checkpoints.items():

@@ -361,3 +361,10 @@ def _every_group_breathes(board: np.ndarray, size: int) -> bool:
         if not breathes:
             return False
     return True
+
+
+def test_an_empty_batch_is_a_batch() -> None:
+    empty = GO7.initial_state(0)
+    assert GO7.legal_mask(empty).shape == (0, GO7.num_actions)
+    assert GO7.step(empty, np.zeros(0, dtype=np.int64)).own.shape == (0, GO7.num_cells)
+    assert GO7.score(empty).shape == (0,) and GO7.observation(empty).shape == (0, 5, 7, 7)
