@@ -104,7 +104,11 @@ class WorkerPool:
         while next_out < len(tasks):
             while idle and (item := next(pending, None)) is not None:
                 process, connection = idle.pop()
-                _send(connection, (fn, item[1]))
+                try:
+                    _send(connection, (fn, item[1]))
+                except OSError:  # the worker died before its task reached it
+                    self._drain(busy)
+                    raise _ended(process) from None
                 busy[connection] = (item[0], process)
             for ready in wait(list(busy)):
                 index, process = busy.pop(ready)
@@ -142,15 +146,18 @@ class WorkerPool:
                 process.join()
 
 
+def _ended(process: BaseProcess) -> WorkerFailed:
+    """The failure of a worker that is gone (reaped first, so its exit code is known)."""
+    process.join(TERMINATE_WAIT_S)
+    return WorkerFailed(f"worker {process.pid} ended unexpectedly (exit code {process.exitcode})")
+
+
 def _receive(process: BaseProcess, connection: Connection) -> Any:
     """A worker's result, or its failure raised here."""
     try:
         ok, result = _recv(connection)
     except (EOFError, OSError):
-        process.join(TERMINATE_WAIT_S)
-        raise WorkerFailed(
-            f"worker {process.pid} ended unexpectedly (exit code {process.exitcode})"
-        ) from None
+        raise _ended(process) from None
     if not ok:
         raise WorkerFailed(f"worker {process.pid} failed:\n{result}")
     return result
