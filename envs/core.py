@@ -391,6 +391,22 @@ class LineGame(Game):
         return np.bitwise_or.reduce(np.where(moved, self.cell_bits, np.uint64(0)), axis=-1)
 
 
+def square_symmetries(size: int, extra_actions: int = 0) -> tuple[Symmetry, ...]:
+    """The 8 symmetries of a ``size`` x ``size`` board whose actions are its cells, plus
+    ``extra_actions`` actions after them that no symmetry moves (Go's pass)."""
+    grid = np.arange(size * size).reshape(size, size)
+    fixed = np.arange(size * size, size * size + extra_actions)
+    found = []
+    for k in range(4):
+        for flip in (False, True):
+            moved = np.rot90(grid, k)
+            perm = permutation_from_grid(np.fliplr(moved) if flip else moved)
+            name = f"rot{90 * k}" + ("+flip" if flip else "")
+            actions = np.concatenate([perm, fixed])
+            found.append(Symmetry("identity" if name == "rot0" else name, perm, actions))
+    return tuple(found)
+
+
 def permutation_from_grid(grid: np.ndarray) -> np.ndarray:
     """int[cells]: the cell permutation of a transformed index grid.
 

@@ -34,7 +34,7 @@ from types import ModuleType
 
 import numpy as np
 
-from envs.core import Game, State, Symmetry, permutation_from_grid
+from envs.core import Game, State, Symmetry, square_symmetries
 
 #: Komi per board size (White's compensation, in points).
 DEFAULT_KOMI = {5: 24.0, 7: 9.0, 9: 7.0}
@@ -86,22 +86,6 @@ def _neighbours(size: int) -> np.ndarray:
     return table
 
 
-def _symmetries(size: int) -> tuple[Symmetry, ...]:
-    """The 8 symmetries of the square; the pass stays the pass."""
-    grid = np.arange(size * size).reshape(size, size)
-    found = []
-    for k in range(4):
-        for flip in (False, True):
-            moved = np.rot90(grid, k)
-            moved = np.fliplr(moved) if flip else moved
-            perm = permutation_from_grid(moved)
-            name = f"rot{90 * k}" + ("+flip" if flip else "")
-            found.append(
-                Symmetry("identity" if name == "rot0" else name, perm, np.append(perm, len(perm)))
-            )
-    return tuple(found)
-
-
 class GoGame(Game):
     """Go on a ``size`` x ``size`` board (see the module docstring for the rules).
 
@@ -130,7 +114,7 @@ class GoGame(Game):
         self.name = f"go{size}" if komi is None and max_moves is None else f"go{size}-custom"
         self.num_actions = size * size + 1
         self.pass_action = size * size
-        self.symmetries = _symmetries(size)
+        self.symmetries = square_symmetries(size, extra_actions=1)  # the pass stays the pass
         self._neighbours = _neighbours(size)
 
     @property

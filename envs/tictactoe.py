@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.core import LineGame, Symmetry, permutation_from_grid
+from envs.core import LineGame, square_symmetries
 
 _CELL_BITS = np.left_shift(np.uint64(1), np.arange(9, dtype=np.uint64))
 # The eight winning lines as bitmasks, computed once.
@@ -35,26 +35,13 @@ _LINES = np.array(
 )
 
 
-def _dihedral_symmetries() -> tuple[Symmetry, ...]:
-    grid = np.arange(9).reshape(3, 3)
-    syms = []
-    for k in range(4):
-        for flip in (False, True):
-            g = np.rot90(grid, k)
-            g = np.fliplr(g) if flip else g
-            perm = permutation_from_grid(g)
-            name = f"rot{90 * k}" + ("+flip" if flip else "")
-            syms.append(Symmetry("identity" if name == "rot0" else name, perm, perm))
-    return tuple(syms)
-
-
 class TicTacToe(LineGame):
     name = "tictactoe"
     rows = 3
     cols = 3
     num_actions = 9
     cell_bits = _CELL_BITS
-    symmetries = _dihedral_symmetries()
+    symmetries = square_symmetries(3)
     occupied_message = "cell {move} is taken"
 
     def _legal(self, own: np.ndarray, opp: np.ndarray) -> np.ndarray:
