@@ -48,7 +48,8 @@ class Args:
         "(): 0 16 64 256 for tic-tac-toe, 0 16 64 for Connect Four (--quick: 0 16)",
     )
     positions: int | None = arg(
-        None, "solver-graded positions per budget; None: 500 tic-tac-toe, 200 Connect Four"
+        None,
+        "solver-graded positions per budget; None: 500 tic-tac-toe, 200 Connect Four (Go: none)",
     )
     thinking_games: int | None = arg(
         None, "games against the teacher per budget; None: 40 tic-tac-toe, 20 Connect Four"
@@ -129,7 +130,10 @@ def _config(args: Args, game: str) -> ReportConfig:
         "thinking_games": args.thinking_games,
     }
     chosen = {k: defaults[k] if v is None else v for k, v in given.items()}
-    counts = (chosen["games"], chosen["thinking_games"], chosen["positions"])
+    if get_profile(game).grader is None:
+        chosen["positions"] = 0  # no solver (Go): the report grades by duels alone
+    graded = chosen["positions"] or 1
+    counts = (chosen["games"], chosen["thinking_games"], graded)
     if min(counts) < 1 or min(chosen["sims"]) < 0 or args.opening_moves < 0:
         _fail("--games, --thinking-games, --positions must be >= 1; --sims, --opening-moves >= 0")
     return ReportConfig(
