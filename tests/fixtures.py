@@ -7,6 +7,8 @@ network (the search tests use it against their oracle, ``train/search/reference.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from envs.core import Game, State
@@ -41,6 +43,29 @@ def _stones(stones: np.ndarray) -> np.ndarray:
     for column in words.T:
         key = _mix(key ^ column)
     return key
+
+
+def tiny_checkpoints(
+    folder: Path, games: tuple[str, ...], sharpen_value: bool = False
+) -> dict[str, Path]:
+    """A tiny untrained network per game, saved as ``folder/<game>.pt``: its policy (and with
+    ``sharpen_value`` its value) sharpened, so that its moves (and values) differ."""
+    import torch
+
+    from models.checkpoint import save_checkpoint
+    from models.net import NetConfig, PolicyValueNet
+
+    torch.manual_seed(0)
+    paths = {}
+    for game in games:
+        model = PolicyValueNet(NetConfig(game, blocks=1, channels=8, value_hidden=16))
+        with torch.no_grad():
+            model.policy_head[-1].weight.mul_(20)
+            if sharpen_value:
+                model.value_head[-1].weight.mul_(20)
+        paths[game] = folder / f"{game}.pt"
+        save_checkpoint(paths[game], model, stage="test", step=0, args={}, metrics={}, seed=0)
+    return paths
 
 
 def random_positions(game: Game, n: int, seed: int) -> State:

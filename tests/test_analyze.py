@@ -12,16 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import train.engine.analyser as analysis
 from envs import CONNECT4, GO7, TICTACTOE
 from envs.core import State
-from models.checkpoint import load_checkpoint, save_checkpoint
-from models.net import NetConfig, PolicyValueNet
+from models.checkpoint import load_checkpoint
 from scripts.analyze import answer_lines, serve
+from tests.fixtures import tiny_checkpoints
 from train.engine.analyser import Analyser
 from train.engine.request import DEFAULT_SIMULATIONS, AnalysisError, make_request
 from train.search.evaluators import NetworkEvaluator
@@ -32,17 +31,9 @@ ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A tiny untrained network per game, its policy sharpened so that moves differ."""
-    folder = tmp_path_factory.mktemp("checkpoints")
-    torch.manual_seed(0)
-    paths = {}
-    for game in ("connect4", "tictactoe"):
-        model = PolicyValueNet(NetConfig(game, blocks=1, channels=8, value_hidden=16))
-        with torch.no_grad():
-            model.policy_head[-1].weight.mul_(20)
-            model.value_head[-1].weight.mul_(20)
-        paths[game] = folder / f"{game}.pt"
-        save_checkpoint(paths[game], model, stage="test", step=0, args={}, metrics={}, seed=0)
-    return paths
+    return tiny_checkpoints(
+        tmp_path_factory.mktemp("checkpoints"), ("connect4", "tictactoe"), sharpen_value=True
+    )
 
 
 # --- known answers --------------------------------------------------------------------------

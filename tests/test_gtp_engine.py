@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,8 +19,7 @@ from envs.core import State
 from envs.experts.gnugo import GnuGo, parse_score
 from envs.experts.gtp import GtpClient, gnugo_available
 from envs.go import GO7, GoGame, parse_vertex, vertex
-from models.checkpoint import save_checkpoint
-from models.net import NetConfig, PolicyValueNet
+from tests.fixtures import tiny_checkpoints
 from train.engine.gtp_engine import GTP_MAX_MOVES, GtpEngine, checkpoint_engine, score_text
 
 ROOT = Path(__file__).parents[1]
@@ -33,16 +31,7 @@ RESPONSE = re.compile(r"[=?][0-9]* [^\n]*(\n[^\n]+)*\n\n", re.ASCII)
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A tiny untrained Go network (its policy sharpened so that its moves differ) and a
     Connect Four one, which the engine must refuse."""
-    folder = tmp_path_factory.mktemp("checkpoints")
-    torch.manual_seed(0)
-    paths = {}
-    for game in ("go7", "connect4"):
-        model = PolicyValueNet(NetConfig(game, blocks=1, channels=8, value_hidden=16))
-        with torch.no_grad():
-            model.policy_head[-1].weight.mul_(20)
-        paths[game] = folder / f"{game}.pt"
-        save_checkpoint(paths[game], model, stage="test", step=0, args={}, metrics={}, seed=0)
-    return paths
+    return tiny_checkpoints(tmp_path_factory.mktemp("checkpoints"), ("go7", "connect4"))
 
 
 @pytest.fixture
