@@ -150,6 +150,9 @@ def test_stage2_on_ray_finishes_and_checkpoints_like_a_local_run(
     assert len(latest.training_state["buffer"]["value"]) >= 2 * 8
 
 
+# The default suite's longest test (1.5-3 minutes on 2 cores: a Ray driver started, killed
+# and resumed); the fault tests cover resuming after kill -9 on the process pool by default.
+@pytest.mark.slow
 def test_a_ray_run_resumes_after_its_driver_is_killed(cluster: str, tmp_path: Path) -> None:
     args = [
         *("--init", "scratch", "--game", "tictactoe", "--iterations", "1000"),
