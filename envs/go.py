@@ -168,8 +168,12 @@ class GoGame(Game):
         return margin + np.where(white_to_move, self.komi, -self.komi).astype(np.float32)
 
     def terminal_value(self, state: State) -> np.ndarray:
-        value = np.sign(self.score(state)).astype(np.float32)
-        return np.where(self.is_terminal(state), value, 0.0).astype(np.float32)
+        # Score only the finished games: the search asks this of every leaf it reaches.
+        over = self.is_terminal(state)
+        value = np.zeros(state.shape, dtype=np.float32)
+        if over.any():
+            value[over] = np.sign(self.score(state[over]))
+        return value
 
     def ko_cell(self, state: State) -> np.ndarray:
         """int[...]: the point the player to move may not take back at once, -1 for none."""
