@@ -74,8 +74,10 @@ def _kernel() -> ModuleType:
     return importlib.import_module("envs.go_kernel")
 
 
-def _neighbours(size: int) -> np.ndarray:
-    """int64[cells, 4]: the points next to each point (up, down, left, right), -1 padded."""
+@functools.cache
+def neighbour_table(size: int) -> np.ndarray:
+    """int64[cells, 4]: the points next to each point (up, down, left, right), -1 padded
+    (shared, so read-only)."""
     table = np.full((size * size, 4), -1, dtype=np.int64)
     for row in range(size):
         for col in range(size):
@@ -83,6 +85,7 @@ def _neighbours(size: int) -> np.ndarray:
             for k, (r, c) in enumerate(around):
                 if 0 <= r < size and 0 <= c < size:
                     table[row * size + col, k] = r * size + c
+    table.flags.writeable = False
     return table
 
 
@@ -115,7 +118,7 @@ class GoGame(Game):
         self.num_actions = size * size + 1
         self.pass_action = size * size
         self.symmetries = square_symmetries(size, extra_actions=1)  # the pass stays the pass
-        self._neighbours = _neighbours(size)
+        self._neighbours = neighbour_table(size)
 
     @property
     def max_moves(self) -> int:

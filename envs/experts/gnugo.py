@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from envs.experts.gtp import GtpClient, find_gnugo
-from envs.go import GoGame, parse_vertex, vertex
+from envs.go import GoGame, neighbour_table, parse_vertex, vertex
 
 _COLOR_OF = {1: "black", -1: "white"}
 MAX_LEVEL = 10
@@ -217,9 +217,7 @@ def _check_color(color: str) -> str:
 
 
 def _neighbours(cell: int, size: int) -> list[int]:
-    row, col = divmod(cell, size)
-    steps = [(row - 1, col), (row + 1, col), (row, col - 1), (row, col + 1)]
-    return [r * size + c for r, c in steps if 0 <= r < size and 0 <= c < size]
+    return [int(n) for n in neighbour_table(size)[cell] if n >= 0]
 
 
 def _group(board: np.ndarray, start: int, size: int) -> list[int]:
