@@ -153,10 +153,13 @@ def run_selfplay(
     )
     try:
         metrics: dict[str, float] = {}
+        if resume is not None and _budget_spent(config, logger):
+            return metrics  # a resumed run whose budget was already spent: it stays ended
         bar = round_bar(progress, outputs, desc="self-play")
         for iteration in bar:
-            if iteration > 0 and _budget_spent(config, logger):  # a resumed run, finished
-                break
+            # The budget is read once a round, after training, so the round it runs out in
+            # is the one evaluated and announced as the last (the time its checkpoint takes
+            # to write must not end the run between rounds, unevaluated).
             model.eval()
             records = _play_games(game, model, backend, search_config, config, rng)
             values = value_targets(records, config)
