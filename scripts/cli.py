@@ -10,6 +10,7 @@ game registered after the script's import is offered too).
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import atexit
 import contextlib
@@ -252,6 +253,7 @@ def run_main(main: Callable[[], object], module: str) -> None:
 
     The process ends there, without the interpreter's teardown (see below)."""
     signal.signal(signal.SIGINT, _interrupt_once)
+    sys.unraisablehook = _redeliver_lost_interrupt
     try:
         main()
         # Done, the checkpoints on disk: a Ctrl-C now, while the interpreter winds down, has
@@ -289,3 +291,20 @@ def _interrupt_once(signum: int, frame: object) -> None:
     _CTRL_C.set()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
+
+
+def _redeliver_lost_interrupt(unraisable: Any) -> None:
+    """Python swallows an exception raised where it cannot propagate (a weakref's callback,
+    a ``__del__``, the import system's lock clean-up) and prints it as "Exception ignored".
+    A Ctrl-C whose handler ran there would be lost, the run going on with SIGINT ignored; so
+    it is raised again, by the same signal, at the interpreter's next check (past the
+    callback). Anything else goes to Python's own hook."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt) and _CTRL_C.is_set():
+        signal.signal(signal.SIGINT, _interrupt_once)
+        # A moment later, from another thread: called here, signal.raise_signal (or
+        # interrupt_main) would run the handler at once, inside this hook, where its
+        # exception is swallowed again. (Should the moment still find us in a callback, this
+        # hook runs again, and so on.)
+        threading.Timer(0.01, _thread.interrupt_main, args=(signal.SIGINT,)).start()
+        return
+    sys.__unraisablehook__(unraisable)

@@ -273,6 +273,41 @@ def test_a_ctrl_c_inside_a_deferred_block_is_handled_after_it() -> None:
     assert seen == ["block done", "handled", "after"]
 
 
+LOST_IN_A_CALLBACK = """
+import signal, time, weakref
+from scripts.cli import run_main
+
+class Thing:
+    pass
+
+def main():
+    thing = Thing()
+    # Its callback runs at the del: the Ctrl-C's handler runs inside it, where Python
+    # swallows what it raises (as it did in importlib's lock clean-up, in a CI run).
+    ref = weakref.ref(thing, lambda r: signal.raise_signal(signal.SIGINT))
+    del thing
+    for _ in range(500):
+        time.sleep(0.01)
+    print("not interrupted")
+
+run_main(main, "scripts.nothing")
+"""
+
+
+def test_a_ctrl_c_that_python_swallows_in_a_callback_still_ends_the_run() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LOST_IN_A_CALLBACK],
+        cwd=ROOT,
+        env={**ENV, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 130, output
+    assert output.strip() == NOTHING_TO_RESUME, output
+
+
 # --- Ctrl-C before the first round ----------------------------------------------------------
 
 
