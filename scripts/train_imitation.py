@@ -45,6 +45,13 @@ from train.learn.tb import RunLogger, run_name
 from train.search.puct import SEARCH_FLAGS, MCTSConfig, config_from_flags
 
 
+def _per_game(key: str) -> str:
+    """The help's "default per game: tictactoe 2,000, ...", read from the registered games'
+    profiles, so that it names every game and stays true when a default changes."""
+    values = {name: get_profile(name).imitation_defaults[key] for name in GAME_NAMES}
+    return "default per game: " + ", ".join(f"{name} {value:,g}" for name, value in values.items())
+
+
 @dataclass
 class Args:
     """Stage 1 of apprentice: imitate the scripted expert (AlphaGo's supervised stage)."""
@@ -55,7 +62,7 @@ class Args:
     )
     games: int | None = arg(
         None,
-        "expert games to generate (default per game: tictactoe 2,000, connect4 4,000, go7 1,200)",
+        f"expert games to generate ({_per_game('games')})",
     )
     depth: int | None = arg(
         None,
@@ -64,16 +71,15 @@ class Args:
     )
     temperature: float | None = arg(
         None,
-        "expert softmax temperature over move scores (0: best; default per game: "
-        "tictactoe 0, connect4 0.5; GNU Go has none)",
+        f"expert softmax temperature over move scores (0: best; {_per_game('temperature')}; "
+        "GNU Go has none)",
     )
     random_opening: int | None = arg(
         None,
-        "uniformly random plies opening each expert game (default per game: tictactoe 6, "
-        "connect4 2, go7 4)",
+        f"uniformly random plies opening each expert game ({_per_game('random_opening')})",
     )
     workers: int = arg(2, "processes generating expert games")
-    epochs: int | None = arg(None, "passes over the training positions (default per game)")
+    epochs: int | None = arg(None, f"passes over the training positions ({_per_game('epochs')})")
     batch_size: int = arg(256, "SGD batch size")
     lr: float = arg(2e-3, "peak AdamW learning rate (warm-up, then cosine decay)")
     weight_decay: float = arg(1e-4, "AdamW weight decay")
