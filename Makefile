@@ -32,14 +32,15 @@ test-slow: setup  ## only the tests marked slow
 
 # The main job: the whole story, expert games -> stage 1 -> stage 2 -> report, on Connect
 # Four by default (27 minutes measured on 2 CPU cores; see the README), or on 7x7 Go with
-# GNU Go as the teacher: `make demo GAME=go7` (see the README's Go section).
+# GNU Go as the teacher: `make demo GAME=go7`, or GAME=go9 on a GPU (see the README's Go
+# section).
 # Longer runs add flags to either stage, e.g. (see the README's presets)
 #   make demo DEMO_RUNS=runs/long STAGE2_FLAGS='--iterations 60 --games-per-iteration 256'
 GAME ?= connect4
 DEMO_RUNS ?= runs/demo$(if $(filter-out connect4,$(GAME)),-$(GAME))
 STAGE1_FLAGS ?=
 STAGE2_FLAGS ?=
-demo: setup  ## stage 1, stage 2 and the report (GAME=connect4, or GAME=go7)
+demo: setup  ## stage 1, stage 2 and the report (GAME=connect4, go7, or go9 on a GPU)
 	rm -rf $(DEMO_RUNS)
 	$(BIN)/python -m scripts.train_imitation --game $(GAME) --run-dir $(DEMO_RUNS) $(STAGE1_FLAGS)
 	$(BIN)/python -m scripts.train_selfplay --init $(DEMO_RUNS)/$(GAME)__imitation__1__*/best.pt \

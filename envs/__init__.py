@@ -1,12 +1,12 @@
 """Game rules, their profiles, scripted players and gymnasium environments.
 
-``import envs`` registers ``apprentice/TicTacToe-v0``, ``apprentice/ConnectFour-v0`` and
-``apprentice/Go7x7-v0``.
+``import envs`` registers ``apprentice/TicTacToe-v0``, ``apprentice/ConnectFour-v0``,
+``apprentice/Go7x7-v0`` and ``apprentice/Go9x9-v0``.
 """
 
 from envs.connect4 import CONNECT4, ConnectFour
 from envs.core import Game, LineGame, State, Symmetry
-from envs.go import GO7, GoGame
+from envs.go import GO7, GO9, GoGame
 from envs.gym_env import register_envs
 from envs.profile import GameProfile
 from envs.registry import GAME_NAMES, GAMES, get_game, get_profile, register_game
@@ -17,6 +17,7 @@ __all__ = [
     "GAMES",
     "GAME_NAMES",
     "GO7",
+    "GO9",
     "TICTACTOE",
     "ConnectFour",
     "Game",

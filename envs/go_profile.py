@@ -1,10 +1,13 @@
-"""Go's profile (:class:`~envs.profile.GameProfile`) on 7x7: how the project trains and judges
-the game of :mod:`envs.go`, with GNU Go as the teacher. The figures behind each default are in
-the README's Go section."""
+"""Go's profiles (:class:`~envs.profile.GameProfile`): how the project trains and judges the game
+of :mod:`envs.go` on 7x7 (sized for the 2-core machine, every default measured there) and on
+9x9 (a preset for a GPU, never run on one: see the README's Go section), with GNU Go as the
+teacher of both."""
 
 from __future__ import annotations
 
-from envs.go import GO7
+import functools
+
+from envs.go import GO7, GO9, GoGame
 from envs.players import Player
 from envs.profile import GameProfile, NetSize
 
@@ -12,15 +15,20 @@ from envs.profile import GameProfile, NetSize
 #: answers in about 23 ms a move on 7x7, level 5 in 73 ms, level 10 in 0.4 s (one core).
 DEFAULT_LEVEL = 0
 
+#: The two games' shared judging: no solver for Go, so the report grades by duels only, and
+#: two random stones open each duel, so that deterministic players don't replay one game.
+_REPORT = {"sims": (0, 16, 64), "positions": 0, "thinking_games": 20}
+_DUEL_OPENINGS = 2
 
-def _expert(depth: int | None, temperature: float | None) -> Player:
+
+def _gnugo(game: GoGame, depth: int | None, temperature: float | None) -> Player:
     from envs.experts.gnugo import GnuGoPlayer
 
     if temperature:
         raise ValueError(
             "GNU Go has no temperature: vary its games with random opening moves instead"
         )
-    return GnuGoPlayer(GO7, level=DEFAULT_LEVEL if depth is None else depth)
+    return GnuGoPlayer(game, level=DEFAULT_LEVEL if depth is None else depth)
 
 
 GO7_PROFILE = GameProfile(
@@ -42,11 +50,36 @@ GO7_PROFILE = GameProfile(
         "value_target_q": 0.5,
         "policy_target": "visits",
     },
-    # No solver for Go: the report grades by duels only.
-    report_defaults={"sims": (0, 16, 64), "positions": 0, "thinking_games": 20},
-    # Two random stones open each duel, so that deterministic players don't replay one game.
-    duel_openings=2,
-    expert=_expert,
+    report_defaults=_REPORT,
+    duel_openings=_DUEL_OPENINGS,
+    expert=functools.partial(_gnugo, GO7),
     grader=None,
     env_id="apprentice/Go7x7-v0",
+)
+
+GO9_PROFILE = GameProfile(
+    # 81 points, and groups that span the board: a deeper, wider tower than 7x7's (about 7
+    # times its cost per position), cheap on a GPU and slow on 2 cores.
+    net=NetSize(blocks=6, channels=64, value_hidden=128),
+    # Games last about 60 moves (GNU Go against itself): 4,000 of them are 240,000 positions,
+    # five times 7x7's set, for a network with four times the weights. GNU Go runs on the
+    # CPU (about 11 ms a move at level 0 on one core): pass --workers to use every core.
+    imitation_defaults={"games": 4_000, "epochs": 16, "random_opening": 6, "temperature": 0.0},
+    # 7x7's recipe with four times the games a round (a GPU evaluates a batch of 256 leaves
+    # about as fast as one of 64) and longer sampled openings.
+    selfplay_defaults={
+        "iterations": 30,
+        "games_per_iteration": 256,
+        "temperature_moves": 12,
+        "random_opening": 0,
+        "sample_reuse": 8.0,
+        "merge_duplicates": True,
+        "value_target_q": 0.5,
+        "policy_target": "visits",
+    },
+    report_defaults=_REPORT,
+    duel_openings=_DUEL_OPENINGS,
+    expert=functools.partial(_gnugo, GO9),
+    grader=None,
+    env_id="apprentice/Go9x9-v0",
 )

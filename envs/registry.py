@@ -13,8 +13,8 @@ from collections.abc import KeysView
 from envs.connect4 import CONNECT4
 from envs.connect4_profile import CONNECT4_PROFILE
 from envs.core import Game
-from envs.go import GO7
-from envs.go_profile import GO7_PROFILE
+from envs.go import GO7, GO9
+from envs.go_profile import GO7_PROFILE, GO9_PROFILE
 from envs.gym_env import register_env, unregister_env
 from envs.profile import GameProfile
 from envs.tictactoe import TICTACTOE
@@ -66,3 +66,4 @@ def get_profile(name: str) -> GameProfile:
 register_game(TICTACTOE, TICTACTOE_PROFILE)
 register_game(CONNECT4, CONNECT4_PROFILE)
 register_game(GO7, GO7_PROFILE)
+register_game(GO9, GO9_PROFILE)
