@@ -66,7 +66,7 @@ def test_options_list_the_checkpoints_found(server) -> None:
     status, options = call(server, "GET", "/api/options")
     assert status == 200
     games = {g["name"]: g for g in options["games"]}
-    assert set(games) == {"connect4", "tictactoe", "go7"}
+    assert set(games) == {"connect4", "tictactoe", "go7", "go9"}
     # What the page needs to write moves: one character each, or Go's vertices and pass.
     assert games["connect4"] == {
         **dict(name="connect4", rows=6, cols=7, stones=["X", "O"]),
@@ -76,6 +76,7 @@ def test_options_list_the_checkpoints_found(server) -> None:
     assert (games["go7"]["rows"], games["go7"]["cols"]) == (7, 7)
     assert (games["go7"]["separator"], games["go7"]["pass"]) == (" ", "pass")
     assert games["go7"]["expert"] == "GNU Go"
+    assert (games["go9"]["rows"], games["go9"]["cols"], games["go9"]["pass"]) == (9, 9, "pass")
     found = {c["id"]: (c["game"], c["stage"], c["step"]) for c in options["checkpoints"]}
     # Searched recursively; the junk .pt file is left out.
     assert found == {
