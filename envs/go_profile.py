@@ -68,14 +68,10 @@ GO9_PROFILE = GameProfile(
     # 7x7's recipe with four times the games a round (a GPU evaluates a batch of 256 leaves
     # about as fast as one of 64) and longer sampled openings.
     selfplay_defaults={
+        **GO7_PROFILE.selfplay_defaults,
         "iterations": 30,
         "games_per_iteration": 256,
         "temperature_moves": 12,
-        "random_opening": 0,
-        "sample_reuse": 8.0,
-        "merge_duplicates": True,
-        "value_target_q": 0.5,
-        "policy_target": "visits",
     },
     report_defaults=_REPORT,
     duel_openings=_DUEL_OPENINGS,
