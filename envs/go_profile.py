@@ -60,12 +60,13 @@ GO7_PROFILE = GameProfile(
 )
 
 GO9_PROFILE = GameProfile(
-    # 81 points, and groups that span the board: a deeper, wider tower than 7x7's (about 7
-    # times its cost per position), cheap on a GPU and slow on 2 cores.
+    # 81 points, and groups that span the board: a deeper, wider tower than 7x7's (471,101
+    # weights to 84,061; about ten times its cost per position), cheap on a GPU and slow on
+    # 2 cores.
     net=NetSize(blocks=6, channels=64, value_hidden=128),
-    # Games last about 60 moves (GNU Go against itself): 4,000 of them are 240,000 positions,
-    # five times 7x7's set, for a network with four times the weights. GNU Go runs on the
-    # CPU (about 11 ms a move at level 0 on one core): pass --workers to use every core.
+    # Games last about 65 moves (GNU Go against itself after 6 random plies): 4,000 of them
+    # are some 260,000 positions, five times 7x7's set. GNU Go runs on the CPU (83 moves/s
+    # on 2 cores at level 0, stage 1's log): pass --workers to use every core.
     imitation_defaults={"games": 4_000, "epochs": 16, "random_opening": 6, "temperature": 0.0},
     # 7x7's recipe with four times the games a round (a GPU evaluates a batch of 256 leaves
     # about as fast as one of 64) and longer sampled openings.
