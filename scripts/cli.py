@@ -19,6 +19,7 @@ import os
 import re
 import signal
 import sys
+import tempfile
 import textwrap
 import threading
 import typing
@@ -200,9 +201,10 @@ def writable_dir(path: str | Path) -> Path:
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        # A probe of its own name: runs started together in one run directory must not
+        # delete each other's probe (a shared ".write-test" did, and one run refused).
+        with tempfile.TemporaryFile(dir=path):
+            pass
     except OSError as err:
         raise SystemExit(f"error: run directory {str(path)!r} is not writable ({err})") from None
     return path
