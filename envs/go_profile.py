@@ -36,10 +36,10 @@ GO7_PROFILE = GameProfile(
     # same per position, and four blocks see the whole board.
     net=NetSize(blocks=4, channels=32, value_hidden=64),
     # GNU Go is deterministic up to ties, so four random plies open each game for variety
-    # (the records keep GNU Go's move there too). 1,200 games take 4 to 8 minutes on 2
+    # (the records keep GNU Go's move there too). 1,200 games take 2 min 42 s on 2 quiet
     # cores at level 0. 24 epochs, not 8: against GNU Go level 0 they scored 0.448 and 0.486
-    # where 8 scored 0.409 and 0.431 (two seeds, 400 games each; docs/results.md), for 5
-    # more minutes; a bigger network (6x48) at the same wall clock gained less.
+    # where 8 scored 0.409 and 0.431 (two seeds, 400 games each; docs/results.md), for about
+    # 3 more minutes; a bigger network (6x48) at the same wall clock gained less.
     imitation_defaults={"games": 1_200, "epochs": 24, "random_opening": 4, "temperature": 0.0},
     # Games are longer than Connect Four's (GNU Go's last about 50 moves), so fewer of them.
     selfplay_defaults={
