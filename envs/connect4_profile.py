@@ -49,12 +49,13 @@ CONNECT4_PROFILE = GameProfile(
     # expert is deterministic up to ties, so its games repeat; at temperature 0.5 4,000 games
     # hold ~107k distinct positions of ~136k (at temperature 0: 42k of 182k).
     imitation_defaults={"games": 4_000, "epochs": 6, "random_opening": 2, "temperature": 0.5},
-    # 10 sampled moves, as in AlphaZero's scaled-down opening, batches of 128 games, 25
-    # iterations (about 16 minutes on 2 cores); each distinct position trained on once and
-    # the value target half outcome, half search value, which each raised the network-alone
-    # score against stage 1 in paired runs (README, "Stage 2 on Connect Four").
+    # 10 sampled moves, as in AlphaZero's scaled-down opening, batches of 128 games, 90
+    # iterations (about 14 minutes on 2 cores with ONNX Runtime and the evaluation cache, the
+    # CPU's defaults: 25 iterations took 3 min 47 s); each distinct position trained on once
+    # and the value target half outcome, half search value, which each raised the
+    # network-alone score against stage 1 in paired runs (README, "Stage 2 on Connect Four").
     selfplay_defaults={
-        "iterations": 25,
+        "iterations": 90,
         "games_per_iteration": 128,
         "temperature_moves": 10,
         "random_opening": 0,

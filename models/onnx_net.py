@@ -13,8 +13,8 @@ the small batches matter: self-play runs ~1.7x faster (``scripts/benchmark_selfp
 returns the move probabilities and values that ``models.net.predict`` returns (to float32
 rounding: at most 1.5e-6 in the priors and 4e-6 in the values of the shipped networks,
 ``tests/test_benchmark_selfplay.py``); :class:`OnnxNet` runs it. Both need the
-optional packages ``onnx`` and ``onnxruntime`` (``pip install -e ".[onnx]"``); nothing else
-in the project imports them.
+packages ``onnx`` and ``onnxruntime`` (dependencies of the project), imported only here and
+only when called, so that a PyTorch-only run never loads them.
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ from models.net import ILLEGAL_LOGIT, PolicyValueNet, inference_copy
 #: The ONNX operator set the graph is written for (Squeeze takes its axes as an input).
 OPSET = 17
 
-_MISSING = 'ONNX Runtime inference needs the optional packages: pip install -e ".[onnx]"'
+_MISSING = (
+    "ONNX Runtime inference needs the packages onnx and onnxruntime, dependencies of the "
+    "project: pip install -e ."
+)
 
 
 def onnx_graph(model: PolicyValueNet) -> bytes:

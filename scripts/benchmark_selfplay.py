@@ -74,9 +74,7 @@ class Args:
         0, "positions the evaluator remembers (train/search/eval_cache.py); 0: no cache"
     )
     precision: Precision = arg("float32", "the network's precision in the search (torch runtime)")
-    runtime: Runtime = arg(
-        "torch", "what runs the network in the search (onnxruntime: pip install -e '.[onnx]')"
-    )
+    runtime: Runtime = arg("torch", "what runs the network in the search (onnxruntime: CPU only)")
     selfplay: bool = arg(True, "also time self-play (the batched side plays --batch whole games)")
     full_search_fraction: float = arg(
         1.0, "batched self-play: the share of moves searched with --simulations, the others "

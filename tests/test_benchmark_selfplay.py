@@ -12,7 +12,7 @@ from scripts.benchmark_selfplay import PROFILE_PHASES, Args, main, profile_selfp
 from tests.fixtures import hashed_evaluator, random_positions
 from train.arena import positions
 from train.search import timing
-from train.search.evaluators import NetworkEvaluator
+from train.search.evaluators import NetworkEvaluator, fast_runtime
 from train.search.search import MCTSConfig, search
 
 
@@ -135,8 +135,6 @@ def _outputs(evaluate: NetworkEvaluator, game: Game, n: int = 64, seed: int = 7)
 
 @pytest.mark.parametrize("game", GAMES.values(), ids=GAMES.keys())
 def test_onnxruntime_computes_the_same_function(game: Game) -> None:
-    pytest.importorskip("onnx")
-    pytest.importorskip("onnxruntime")
     model = _net_with_random_statistics(game, seed=8)
     (priors, values), legal = _outputs(NetworkEvaluator(model, game), game)
     evaluate = NetworkEvaluator(model, game, runtime="onnxruntime")
@@ -151,8 +149,6 @@ def test_onnxruntime_computes_the_same_function(game: Game) -> None:
 
 
 def test_onnxruntime_evaluator_follows_the_weights() -> None:
-    pytest.importorskip("onnx")
-    pytest.importorskip("onnxruntime")
     model = _net_with_random_statistics(CONNECT4, seed=9)
     evaluate = NetworkEvaluator(model, CONNECT4, runtime="onnxruntime")
     (before, _), _ = _outputs(evaluate, CONNECT4)
@@ -187,6 +183,13 @@ def test_evaluator_refuses_unknown_settings() -> None:
         NetworkEvaluator(model, CONNECT4, runtime="tvm")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="float32 on the CPU"):
         NetworkEvaluator(model, CONNECT4, runtime="onnxruntime", precision="bfloat16")
+
+
+def test_the_fast_runtime_is_onnxruntime_on_a_cpu_only() -> None:
+    # ONNX Runtime's CPU build can't use a GPU: there PyTorch stays.
+    assert (fast_runtime("cpu"), fast_runtime("cuda")) == ("onnxruntime", "torch")
+    model = PolicyValueNet(default_config(CONNECT4.name))
+    assert NetworkEvaluator(model, CONNECT4, runtime=fast_runtime("cpu")).runtime == "onnxruntime"
 
 
 # --- the phase timers and the profile split -------------------------------------------

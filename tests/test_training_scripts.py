@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 import torch
 
 from models.checkpoint import load_checkpoint
+from train.search.evaluators import FAST_CACHE_SIZE
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 
@@ -138,6 +140,11 @@ def test_selfplay_smoke_from_stage1(stage1: Path, tmp_path: Path) -> None:
     assert latest.step > stage1_ckpt.step
     assert latest.metrics["elapsed_s"] > stage1_ckpt.metrics["elapsed_s"]
     assert "selfplay/game_length" in latest.metrics
+    # On a CPU its self-play ran the fast path by default, and the run records it as such
+    # (so that --resume keeps it).
+    recorded = json.loads((run / "args.json").read_text())
+    assert (recorded["runtime"], recorded["eval_cache"]) == ("onnxruntime", FAST_CACHE_SIZE)
+    assert latest.args["runtime"] == "onnxruntime"
     # Stage 2 tells where to watch it, as stage 1 does, and counts its own time apart.
     assert f"(tensorboard --logdir {tmp_path})" in result.stdout
     progress = latest.training_state["progress"]
