@@ -31,11 +31,11 @@ test-slow: setup  ## only the tests marked slow
 	$(BIN)/python -m pytest -q -m slow
 
 # The main job: the whole story, expert games -> stage 1 -> stage 2 -> report, on Connect
-# Four by default (27 minutes measured on 2 CPU cores; see the README), or on 7x7 Go with
+# Four by default (19 minutes measured on 2 CPU cores; see the README), or on 7x7 Go with
 # GNU Go as the teacher: `make demo GAME=go7`, or GAME=go9 on a GPU (see the README's Go
 # section).
 # Longer runs add flags to either stage, e.g. (see the README's presets)
-#   make demo DEMO_RUNS=runs/long STAGE2_FLAGS='--iterations 60 --games-per-iteration 256'
+#   make demo DEMO_RUNS=runs/long STAGE2_FLAGS='--iterations 180 --games-per-iteration 256'
 GAME ?= connect4
 DEMO_RUNS ?= runs/demo$(if $(filter-out connect4,$(GAME)),-$(GAME))
 STAGE1_FLAGS ?=

@@ -95,7 +95,8 @@ def test_the_script_threads_the_flags_to_the_backend(
             )
     finally:
         torch.set_num_threads(threads)  # the script pins torch's threads for the process
-    assert seen["options"] == EvaluatorOptions(runtime="torch", cache_size=500)
+    # --runtime auto, the default, is ONNX Runtime on a CPU.
+    assert seen["options"] == EvaluatorOptions(runtime="onnxruntime", cache_size=500)
     with pytest.raises(SystemExit, match="--eval-cache"):
         train_selfplay.main(["--init", "scratch", "--game", "tictactoe", "--eval-cache", "-1"])
     on_gpu = parse(train_selfplay.Args, ["--init", "scratch", "--runtime", "onnxruntime"])
