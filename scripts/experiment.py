@@ -39,7 +39,7 @@ from train.experiments.yardstick import Yardstick
 from train.learn.alphazero import SelfPlayConfig
 from train.learn.expert_games import GenerationConfig
 from train.learn.imitation import ImitationConfig
-from train.search.evaluators import FAST_CACHE_SIZE, fast_runtime
+from train.search.evaluators import FAST_CACHE_SIZE, RuntimeFlag, resolve_runtime
 
 
 @dataclass
@@ -131,7 +131,7 @@ class WarmVsZeroArgs(Common):
     )
     lr: float = arg(SelfPlayConfig.lr, "AdamW learning rate")
     workers: int = arg(2, "processes playing the self-play games (CPU), as train_selfplay's")
-    runtime: Literal["auto", "torch", "onnxruntime"] = arg(
+    runtime: RuntimeFlag = arg(
         "auto", "what runs the network in self-play, as train_selfplay's (auto: onnxruntime "
         "on a CPU, torch on a GPU)"
     )  # fmt: skip
@@ -295,7 +295,7 @@ def _warm_vs_zero(args: WarmVsZeroArgs, command: str) -> Path:
         buffer_size=args.buffer_size,
         lr=args.lr,
         workers=args.workers if device == "cpu" else 1,
-        runtime=fast_runtime(device) if args.runtime == "auto" else args.runtime,
+        runtime=resolve_runtime(args.runtime, device),
         eval_cache=args.eval_cache,
     )
     yardstick = _yardstick(args, game)

@@ -34,7 +34,7 @@ from train.learn.alphazero import SelfPlayConfig, run_selfplay
 from train.learn.driver import IterationProgress, Resumed, first_checkpoint, resume_run
 from train.learn.evaluation import Evaluation
 from train.learn.tb import RunLogger, run_name
-from train.search.evaluators import FAST_CACHE_SIZE, fast_runtime
+from train.search.evaluators import FAST_CACHE_SIZE, RuntimeFlag, resolve_runtime
 from train.search.puct import SEARCH_FLAGS, MCTSConfig, SearchKind, config_from_flags
 from train.search.targets import PolicyTarget
 
@@ -144,7 +144,7 @@ class Args:
         None, "with --backend ray: the cluster to join ('auto' or ray://host:port; default: "
         "a local Ray runtime with --workers CPUs)"
     )  # fmt: skip
-    runtime: Literal["auto", "torch", "onnxruntime"] = arg(
+    runtime: RuntimeFlag = arg(
         "auto", "alphazero: what runs the network in self-play; onnxruntime (CPU only) is "
         "~1.7x faster than torch, its outputs within ~1e-5 of torch's (auto: onnxruntime on "
         "a CPU, torch on a GPU)"
@@ -303,10 +303,9 @@ def _fill_defaults(args: Args, game: str, device: str) -> Args:
         # batch instead.
         "workers": 2 if device == "cpu" and args.backend != "local" else 1,
     }
-    if args.runtime == "auto":
-        # ONNX Runtime on a CPU: at the same 16 minutes of stage 2 it played 1.8x the
-        # iterations and its network scored more, in both seeds (docs/experiments/recipes/).
-        args = dataclasses.replace(args, runtime=fast_runtime(device))
+    # ONNX Runtime on a CPU: at the same 16 minutes of stage 2 it played 1.8x the iterations
+    # and its network scored more, in both seeds (docs/experiments/recipes/).
+    args = dataclasses.replace(args, runtime=resolve_runtime(args.runtime, device))
     args = dataclasses.replace(
         args, **{k: v for k, v in defaults.items() if getattr(args, k) is None}
     )

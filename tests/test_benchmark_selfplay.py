@@ -12,7 +12,7 @@ from scripts.benchmark_selfplay import PROFILE_PHASES, Args, main, profile_selfp
 from tests.fixtures import hashed_evaluator, random_positions
 from train.arena import positions
 from train.search import timing
-from train.search.evaluators import NetworkEvaluator, fast_runtime
+from train.search.evaluators import NetworkEvaluator, resolve_runtime
 from train.search.search import MCTSConfig, search
 
 
@@ -185,11 +185,19 @@ def test_evaluator_refuses_unknown_settings() -> None:
         NetworkEvaluator(model, CONNECT4, runtime="onnxruntime", precision="bfloat16")
 
 
-def test_the_fast_runtime_is_onnxruntime_on_a_cpu_only() -> None:
+def test_runtime_auto_is_onnxruntime_on_a_cpu_only() -> None:
     # ONNX Runtime's CPU build can't use a GPU: there PyTorch stays.
-    assert (fast_runtime("cpu"), fast_runtime("cuda")) == ("onnxruntime", "torch")
-    model = PolicyValueNet(default_config(CONNECT4.name))
-    assert NetworkEvaluator(model, CONNECT4, runtime=fast_runtime("cpu")).runtime == "onnxruntime"
+    assert (resolve_runtime("auto", "cpu"), resolve_runtime("auto", "cuda")) == (
+        "onnxruntime",
+        "torch",
+    )
+    # A runtime named outright is kept, whatever the device (the scripts refuse a bad pair).
+    assert [resolve_runtime(r, d) for r in ("torch", "onnxruntime") for d in ("cpu", "cuda")] == [
+        "torch",
+        "torch",
+        "onnxruntime",
+        "onnxruntime",
+    ]
 
 
 # --- the phase timers and the profile split -------------------------------------------

@@ -37,10 +37,16 @@ RUNTIMES: tuple[str, ...] = get_args(Runtime)
 FAST_CACHE_SIZE = 50_000
 
 
-def fast_runtime(device: str) -> Runtime:
-    """The runtime the scripts' ``--runtime auto`` picks on ``device``: ONNX Runtime on a
-    CPU, where it runs these small networks 1.4x (batch 64) to 4.6x (batch 2) faster than
-    PyTorch (README, "Measured"); PyTorch on a GPU, which ONNX Runtime's CPU build can't use."""
+#: The scripts' ``--runtime``: a runtime, or ``auto`` (:func:`resolve_runtime`).
+RuntimeFlag = Literal["auto", "torch", "onnxruntime"]
+
+
+def resolve_runtime(flag: RuntimeFlag, device: str) -> Runtime:
+    """The runtime ``flag`` names on ``device``; ``"auto"`` is ONNX Runtime on a CPU, where it
+    runs these small networks 1.4x (batch 64) to 4.6x (batch 2) faster than PyTorch (README,
+    "Measured"), and PyTorch on a GPU, which ONNX Runtime's CPU build can't use."""
+    if flag != "auto":
+        return flag
     return "onnxruntime" if device == "cpu" else "torch"
 
 
