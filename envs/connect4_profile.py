@@ -54,12 +54,15 @@ CONNECT4_PROFILE = GameProfile(
     # CPU's defaults; with PyTorch 25 iterations took 16 min 39 s); each distinct position
     # trained on once and the value target half outcome, half search value, which each raised
     # the network-alone score against stage 1 in paired runs (README, "Stage 2 on Connect
-    # Four").
+    # Four"). Each self-play game opens with 0..4 random plies, as varied as the evaluation's
+    # openings: without them self-play narrows onto a few first-player winning lines, and in
+    # paired 16-minute runs they raised the network-alone score against the teacher in both
+    # seeds (docs/experiments/recipes/, fifth round).
     selfplay_defaults={
         "iterations": 90,
         "games_per_iteration": 128,
         "temperature_moves": 10,
-        "random_opening": 0,
+        "random_opening": 4,
         "sample_reuse": 8.0,
         "merge_duplicates": True,
         "value_target_q": 0.5,
