@@ -50,8 +50,8 @@ CONNECT4_PROFILE = GameProfile(
     # hold ~107k distinct positions of ~136k (at temperature 0: 42k of 182k).
     imitation_defaults={"games": 4_000, "epochs": 6, "random_opening": 2, "temperature": 0.5},
     # 10 sampled moves, as in AlphaZero's scaled-down opening, batches of 128 games, 90
-    # iterations (13 min 52 s on 2 cores with ONNX Runtime and the evaluation cache, the
-    # CPU's defaults; with PyTorch 25 iterations took 16 min 39 s); each distinct position
+    # iterations (10 min 47 s on 2 cores with ONNX Runtime, the evaluation cache and the
+    # random openings below; with PyTorch 25 iterations took 16 min 39 s); each distinct position
     # trained on once and the value target half outcome, half search value, which each raised
     # the network-alone score against stage 1 in paired runs (README, "Stage 2 on Connect
     # Four"). Each self-play game opens with 0..4 random plies, as varied as the evaluation's
