@@ -34,7 +34,7 @@ from train.experiments.ceiling import CeilingConfig, ceiling, write_ceiling
 from train.experiments.data_wall import DataWallConfig, data_wall, write_data_wall
 from train.experiments.ideal_labels import DEFAULT_SOURCES, LabelConfig, cached_labels
 from train.experiments.thinking_time import thinking, write_thinking
-from train.experiments.warm_vs_zero import warm_vs_zero, write_warm_vs_zero
+from train.experiments.warm_vs_zero import measure_runs, warm_vs_zero, write_warm_vs_zero
 from train.experiments.yardstick import Yardstick
 from train.learn.alphazero import SelfPlayConfig
 from train.learn.expert_games import GenerationConfig
@@ -137,6 +137,12 @@ class WarmVsZeroArgs(Common):
     )  # fmt: skip
     eval_cache: int = arg(FAST_CACHE_SIZE, "positions each self-play evaluator remembers")
     run_dir: str = arg("runs/experiments", "parent folder of the training runs")
+    from_runs: tuple[str, ...] = arg(
+        (), "WARM SCRATCH: two run folders that train_selfplay trained already (--init STAGE1; "
+        "--init scratch; the same flags otherwise, e.g. --time-budget 58): measure their "
+        "snapshots at multiples of --eval-every and their latest.pt instead of training "
+        "(the training flags above then do nothing)"
+    )  # fmt: skip
 
 
 @dataclass
@@ -299,12 +305,40 @@ def _warm_vs_zero(args: WarmVsZeroArgs, command: str) -> Path:
         eval_cache=args.eval_cache,
     )
     yardstick = _yardstick(args, game)
+    if args.from_runs:
+        return _warm_vs_zero_of_runs(args, stage1, yardstick, device, command)
     folder, runs = _output(args, "warm-vs-zero"), writable_dir(args.run_dir)
     print(f"stage 2 on {game.name}, {config.iterations} iterations, warm then scratch -> {runs}")
     rows = warm_vs_zero(
         stage1, config, yardstick, eval_every=args.eval_every, run_dir=runs, device=device
     )
     return write_warm_vs_zero(folder, rows, yardstick, command, args.stage1)
+
+
+def _warm_vs_zero_of_runs(
+    args: WarmVsZeroArgs, stage1: Checkpoint, yardstick: Yardstick, device: str, command: str
+) -> Path:
+    if len(args.from_runs) != 2:
+        _fail("--from-runs takes two run folders: WARM SCRATCH")
+    warm, scratch = (Path(p) for p in args.from_runs)
+    for run in (warm, scratch):
+        if not (run / "latest.pt").is_file():
+            _fail(f"{run}: no latest.pt there; give train_selfplay's run folders")
+    print(f"measuring the snapshots of {warm} (warm) and {scratch} (scratch)")
+    try:
+        rows = measure_runs(
+            stage1, warm, scratch, yardstick, eval_every=args.eval_every, device=device
+        )
+    except CheckpointError as err:
+        _fail(str(err))
+    note = (
+        f"Both trained already by `scripts.train_selfplay` (`{warm.name}`, `{scratch.name}`), "
+        f"measured here on their snapshots every {args.eval_every} iterations and their last "
+        "network; wall time is each checkpoint's own record, so it counts the runs' "
+        "in-training evaluations, alike for both."
+    )
+    folder = _output(args, "warm-vs-zero")
+    return write_warm_vs_zero(folder, rows, yardstick, command, args.stage1, note)
 
 
 def _ceiling(args: CeilingArgs, command: str) -> Path:

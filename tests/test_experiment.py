@@ -10,16 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import train.experiments.thinking_time as thinking_module
 from envs import get_game
 from models.checkpoint import load_checkpoint
-from scripts import experiment
+from scripts import experiment, train_selfplay
 from train.arena.thinking import thinking_curve
 from train.arena.tournament import network_player
 from train.experiments.findings import compute_saved, first_reach, flattens_at
 from train.experiments.thinking_time import thinking
-from train.experiments.yardstick import Yardstick, strength_row
+from train.experiments.yardstick import Yardstick, seeded_net, strength_row
 
 REPO = Path(__file__).resolve().parents[1]
 STAGE1 = str(REPO / "checkpoints" / "connect4_stage1.pt")
@@ -272,3 +273,74 @@ def test_bad_input_is_refused_before_any_work(tmp_path, capsys):
         assert exit_info.value.code == 2, argv
         assert message in capsys.readouterr().err, argv
     assert not out.exists()
+
+
+def _tiny_run(run_dir: Path, init: str, name: str) -> Path:
+    """A two-iteration Connect Four stage 2 by ``train_selfplay``, a snapshot every iteration."""
+    threads = torch.get_num_threads()
+    try:
+        train_selfplay.main(
+            ["--init", init, "--game", "connect4", "--run-dir", str(run_dir)]
+            + ["--exp-name", name, "--iterations", "2", "--games-per-iteration", "4"]
+            + ["--simulations", "4", "--workers", "1", "--eval-games", "0", "--eval-every", "1"]
+            + ["--snapshot-every", "1", "--device", "cpu"]
+        )
+    finally:
+        torch.set_num_threads(threads)  # the script pins torch's threads for the process
+    (folder,) = run_dir.glob(f"connect4__{name}__*")
+    return folder
+
+
+def test_warm_vs_zero_from_runs_measures_the_runs_own_checkpoints(tmp_path):
+    runs, out = tmp_path / "runs", tmp_path / "report"
+    warm_run, scratch_run = _tiny_run(runs, STAGE1, "w"), _tiny_run(runs, "scratch", "s")
+    experiment.main(
+        ["warm-vs-zero", "--quick", "--stage1", STAGE1, "--out", str(out), "--eval-every", "2"]
+        + ["--from-runs", str(warm_run), str(scratch_run)]
+    )
+    results, summary = read(out / "experiments" / "warm-vs-zero")
+    assert "Both trained already" in summary
+    stage1, yardstick = load_checkpoint(STAGE1), Yardstick.build(get_game("connect4"), 60, 4, 2, 0)
+    for label, folder in (("warm", warm_run), ("scratch", scratch_run)):
+        curve = [r for r in results["rows"] if r["run"] == label]
+        # Before the run, then the snapshot at iteration 2, which latest.pt repeats (once).
+        assert [r["iteration"] for r in curve] == [0, 2]
+        snapshot = load_checkpoint(folder / "iteration_0002.pt")
+        assert curve[1]["positions_trained"] == snapshot.step
+        assert curve[1]["wall_s"] == pytest.approx(snapshot.metrics["elapsed_s"])
+        alone = yardstick.measure(network_player(yardstick.game, snapshot.model, 0))
+        assert (curve[1]["optimal_move_rate"], curve[1]["record"]) == (
+            alone["optimal_move_rate"],
+            alone["record"],
+        )
+        # The first point: stage 1 at its cost, or the network --init scratch drew.
+        first = stage1.model if label == "warm" else seeded_net(stage1.config, 1)
+        alone = yardstick.measure(network_player(yardstick.game, first, 0))
+        assert curve[0]["optimal_move_rate"] == alone["optimal_move_rate"]
+    warm0 = results["rows"][0]
+    assert (warm0["positions_trained"], warm0["wall_s"]) == (
+        stage1.step,
+        stage1.metrics["elapsed_s"],
+    )
+    # The runs swapped are refused: the warm one did not start from scratch.
+    with pytest.raises(SystemExit) as exit_info:
+        experiment.main(
+            ["warm-vs-zero", "--quick", "--stage1", STAGE1, "--out", str(out)]
+            + ["--from-runs", str(scratch_run), str(warm_run)]
+        )
+    assert exit_info.value.code == 2
+
+
+def test_compute_saved_spreads_scratch_over_its_interval_band():
+    warm = ([100, 110, 130], [0.6, 0.7, 0.8])
+    scratch = ([0, 100, 200], [0.2, 0.5, 0.7])
+    lows, highs = [0.1, 0.4, 0.6], [0.3, 0.6, 0.8]
+    # 0.6: the point curve at 150 (halfway 100 -> 200); the upper ends at 100; the lower at 200.
+    out = compute_saved(warm, scratch, 0.6, scratch_band=(lows, highs))
+    assert out["scratch"] == pytest.approx(150.0)
+    assert out["scratch_range"] == pytest.approx([100.0, 200.0])
+    assert out["ratio_range"] == pytest.approx([1.0, 2.0])
+    # 0.65: the lower ends never get there.
+    assert (
+        compute_saved(warm, scratch, 0.65, scratch_band=(lows, highs))["scratch_range"][1] is None
+    )

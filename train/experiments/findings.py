@@ -54,6 +54,7 @@ def compute_saved(
     warm: tuple[Sequence[float], Sequence[float]],
     scratch: tuple[Sequence[float], Sequence[float]],
     target: float,
+    scratch_band: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> dict:
     """How much compute a warm start saves to reach ``target``.
 
@@ -63,6 +64,11 @@ def compute_saved(
     both reach it, ``saved`` (scratch - warm, negative if the warm start costs more) and
     ``ratio`` (scratch / warm); when only the warm start does, scratch would have needed more
     than its budget, so ``saved_at_least`` is budget - warm (None unless that is positive).
+
+    ``scratch_band``, the lower and upper ends of scratch's 95% intervals at its points, adds
+    the spread of where scratch gets there: ``scratch_range`` (where the upper ends first
+    reach ``target``, where the lower ends do; None: never) and, with a warm start that gets
+    there, ``ratio_range``, the same over ``warm``.
     """
     at_warm, at_scratch = first_reach(*warm, target), first_reach(*scratch, target)
     budget = float(scratch[0][-1])
@@ -72,6 +78,12 @@ def compute_saved(
         out["ratio"] = at_scratch / at_warm if at_warm > 0 else None
     elif at_warm is not None:
         out["saved_at_least"] = budget - at_warm if budget > at_warm else None
+    if scratch_band is not None:
+        lows, highs = scratch_band
+        spread = [first_reach(scratch[0], highs, target), first_reach(scratch[0], lows, target)]
+        out["scratch_range"] = spread
+        if at_warm:  # neither None nor 0
+            out["ratio_range"] = [None if x is None else x / at_warm for x in spread]
     return out
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
-from models.checkpoint import Checkpoint
+from models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from models.net import PolicyValueNet
 from train.arena.tournament import network_player
-from train.experiments.findings import METRIC_NAMES, compute_saved, with_interval
+from train.experiments.findings import INTERVALS, METRIC_NAMES, compute_saved, with_interval
 from train.experiments.plots import plot_warm_vs_zero
 from train.experiments.summary import STRENGTH_HEADER, strength_cells, write_summary
 from train.experiments.yardstick import Yardstick, seeded_net
@@ -135,10 +135,72 @@ def _selfplay_curve(
     ]
 
 
+def measure_runs(
+    stage1: Checkpoint,
+    warm_run: Path,
+    scratch_run: Path,
+    yardstick: Yardstick,
+    *,
+    eval_every: int,
+    device: str = "cpu",
+) -> list[dict]:
+    """The rows of :func:`warm_vs_zero` for two stage-2 runs that ``train_selfplay`` trained
+    already, ``warm_run`` from ``stage1`` and ``scratch_run`` with ``--init scratch``, the
+    same settings otherwise.
+
+    Each is measured before it started (``stage1``'s network; the fresh network that
+    ``--init scratch`` drew from the run's seed) and on its snapshots ``iteration_NNNN.pt``
+    whose iteration is a multiple of ``eval_every``, then on its ``latest.pt``. Positions and
+    wall time are each checkpoint's own record (``step``, ``metrics["elapsed_s"]``), so the
+    wall time here counts the runs' in-training evaluations, alike for both.
+
+    Raises:
+        CheckpointError: a run that is not such a run (another game, network or start).
+    """
+    game, rows = yardstick.game, []
+    for label, folder in (("warm", Path(warm_run)), ("scratch", Path(scratch_run))):
+        latest = load_checkpoint(folder / "latest.pt", game=game.name)
+        if latest.config != stage1.config:
+            raise CheckpointError(f"{folder}: its network is not the size of {stage1.path}'s")
+        init = str(latest.args.get("init"))
+        if label == "warm":
+            if Path(init).resolve() != Path(stage1.path).resolve():
+                raise CheckpointError(f"{folder}: not a run with --init {stage1.path}")
+            first, positions, seconds = stage1.model, stage1.step, stage1.metrics["elapsed_s"]
+        else:
+            if init != "scratch":
+                raise CheckpointError(f"{folder}: not a run with --init scratch")
+            first, positions, seconds = seeded_net(stage1.config, latest.args["seed"]), 0, 0.0
+        points = [(0, positions, float(seconds), first)]
+        for checkpoint in _snapshots(folder, eval_every, game.name) + [latest]:
+            iteration = int(checkpoint.metrics["iteration"])
+            if iteration > points[-1][0]:
+                wall = float(checkpoint.metrics["elapsed_s"])
+                points.append((iteration, checkpoint.step, wall, checkpoint.model))
+        for iteration, positions, wall, net in points:
+            player = network_player(game, net.to(device), 0, device)
+            measured = {"iteration": iteration, "positions_trained": positions, "wall_s": wall}
+            rows.append({"run": label, **measured, **yardstick.measure(player)})
+    return rows
+
+
+def _snapshots(folder: Path, every: int, game: str) -> list[Checkpoint]:
+    """The run's ``iteration_NNNN.pt`` whose NNNN is a multiple of ``every``, in order."""
+    found = sorted(folder.glob("iteration_*.pt"))
+    due = [p for p in found if int(p.stem.removeprefix("iteration_")) % every == 0]
+    return [load_checkpoint(p, game=game) for p in due]
+
+
 def write_warm_vs_zero(
-    folder: Path, rows: list[dict], yardstick: Yardstick, command: str, stage1: str
+    folder: Path,
+    rows: list[dict],
+    yardstick: Yardstick,
+    command: str,
+    stage1: str,
+    wall_note: str = "Wall time excludes the evaluations.",
 ) -> Path:
-    """Figures, findings and files of :func:`warm_vs_zero`."""
+    """Figures, findings and files of :func:`warm_vs_zero` (or :func:`measure_runs`, whose
+    ``wall_note`` says what its wall time counts)."""
     plot_warm_vs_zero(rows, folder / "warm_vs_zero.png")
     warm = [r for r in rows if r["run"] == "warm"]
     scratch = [r for r in rows if r["run"] == "scratch"]
@@ -146,7 +208,8 @@ def write_warm_vs_zero(
     analyses = []
     for key, (name, reference), axis in product(METRIC_NAMES, targets.items(), AXES):
         curves = [([r[axis] for r in run], [r[key] for r in run]) for run in (warm, scratch)]
-        saved = compute_saved(*curves, reference[key])
+        band = tuple([r[INTERVALS[key]][end] for r in scratch] for end in (0, 1))
+        saved = compute_saved(*curves, reference[key], scratch_band=band)
         analyses.append({"metric": key, "target_of": name, "axis": axis, **saved})
     start, iterations = warm[0], warm[-1]["iteration"]
     findings = [
@@ -186,7 +249,7 @@ def write_warm_vs_zero(
     ]
     intro = (
         f"Stage 2 (AlphaZero) twice with the same settings and seed: from `{stage1}` (warm) and "
-        "from a fresh network of the same size (scratch). Wall time excludes the evaluations."
+        f"from a fresh network of the same size (scratch). {wall_note}"
     )
     return write_summary(
         folder,
@@ -237,6 +300,16 @@ def _saving(a: dict) -> str:
             return f"can't be told: scratch stopped at {budget}, short of the warm start's {warm}"
         return f"saves at least {_amount(a['saved_at_least'], axis)}"
     if a["saved"] < 0:
-        return f"costs {_amount(-a['saved'], axis)} more"
+        return f"costs {_amount(-a['saved'], axis)} more{_spread(a)}"
     ratio = f", {a['ratio']:.2f}x less" if a["ratio"] else ""
-    return f"saves {_amount(a['saved'], axis)}{ratio}"
+    return f"saves {_amount(a['saved'], axis)}{ratio}{_spread(a)}"
+
+
+def _spread(a: dict) -> str:
+    """Scratch's compute over the warm start's, from where the upper ends of scratch's 95%
+    intervals reach the target to where the lower ends do."""
+    if not a.get("ratio_range") or a["ratio_range"][0] is None:
+        return ""
+    early, late = a["ratio_range"]
+    upto = f"{late:.2f}x" if late is not None else "beyond its budget"
+    return f" (scratch's 95% intervals: from {early:.2f}x to {upto})"
