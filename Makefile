@@ -31,7 +31,7 @@ test-slow: setup  ## only the tests marked slow
 	$(BIN)/python -m pytest -q -m slow
 
 # The main job: the whole story, expert games -> stage 1 -> stage 2 -> report, on Connect
-# Four by default (under 30 minutes on 2 CPU cores; see the README), or on 7x7 Go with
+# Four by default (15 minutes measured on 2 CPU cores; see the README), or on 7x7 Go with
 # GNU Go as the teacher: `make demo GAME=go7`, or GAME=go9 on a GPU (see the README's Go
 # section).
 # Longer runs add flags to either stage, e.g. (see the README's presets)

@@ -49,11 +49,9 @@ CONNECT4_PROFILE = GameProfile(
     # expert is deterministic up to ties, so its games repeat; at temperature 0.5 4,000 games
     # hold ~107k distinct positions of ~136k (at temperature 0: 42k of 182k).
     imitation_defaults={"games": 4_000, "epochs": 6, "random_opening": 2, "temperature": 0.5},
-    # 10 sampled moves, as in AlphaZero's scaled-down opening, batches of 128 games, 140
-    # iterations (about 22 min on 2 cores with ONNX Runtime, the evaluation cache and the
-    # random openings below, so that `make demo` stays under 30 minutes; the hour preset
-    # with random openings kept gaining against the teacher well past the 90 iterations
-    # the default was before, which took 10 min 47 s); each distinct position
+    # 10 sampled moves, as in AlphaZero's scaled-down opening, batches of 128 games, 90
+    # iterations (10 min 47 s on 2 cores with ONNX Runtime, the evaluation cache and the
+    # random openings below; with PyTorch 25 iterations took 16 min 39 s); each distinct position
     # trained on once and the value target half outcome, half search value, which each raised
     # the network-alone score against stage 1 in paired runs (README, "Stage 2 on Connect
     # Four"). Each self-play game opens with 0..4 random plies, as varied as the evaluation's
@@ -61,7 +59,7 @@ CONNECT4_PROFILE = GameProfile(
     # paired 16-minute runs they raised the network-alone score against the teacher in both
     # seeds (docs/experiments/recipes/, fifth round).
     selfplay_defaults={
-        "iterations": 140,
+        "iterations": 90,
         "games_per_iteration": 128,
         "temperature_moves": 10,
         "random_opening": 4,
