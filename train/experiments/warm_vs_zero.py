@@ -211,12 +211,17 @@ def write_warm_vs_zero(
         band = tuple([r[INTERVALS[key]][end] for r in scratch] for end in (0, 1))
         saved = compute_saved(*curves, reference[key], scratch_band=band)
         analyses.append({"metric": key, "target_of": name, "axis": axis, **saved})
-    start, iterations = warm[0], warm[-1]["iteration"]
+    start = warm[0]
+    # A run of its own (measure_runs) may stop at another iteration than the warm one.
+    ends = [run[-1]["iteration"] for run in (warm, scratch)]
+    done = f"{ends[0]} iteration{'s' * (ends[0] != 1)} of stage 2 each"
+    if ends[0] != ends[1]:
+        done = f"stage 2 (warm {ends[0]} iterations, scratch {ends[1]})"
     findings = [
         f"Stage 1's cost, where the warm curve starts: {start['positions_trained']:,} training "
         f"positions and {_seconds(start['wall_s'])} of training (the checkpoint's own record, "
         "timed on the machine that trained it; generating its expert games not counted).",
-        f"After {iterations} iteration{'s' * (iterations != 1)} of stage 2 each: warm "
+        f"After {done}: warm "
         f"{with_interval(warm[-1], 'optimal_move_rate')} optimal moves, score "
         f"{with_interval(warm[-1], 'score')}; from scratch "
         f"{with_interval(scratch[-1], 'optimal_move_rate')}, "
